@@ -1,6 +1,7 @@
 //! Throughput of TSM encode/decode and shard-archive write/read on the
 //! fixture dataset ×10 (every TSM block of the `full/` backup, replicated
-//! ten times with shifted timestamps). A plain `harness = false` bench that
+//! ten times with shifted timestamps), and line-protocol parsing of the
+//! fixture dataset. A plain `harness = false` bench that
 //! prints figures: `cargo bench -p portable --bench throughput`.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use portable::archive::{ArchiveOptions, ShardArchiveReader, ShardArchiveWriter};
+use portable::lineproto::{ParseOptions, Parser, Precision, parse_lines};
 use portable::manifest;
 use portable::tsm::{TsmReader, TsmWriter, Values};
 
@@ -147,4 +149,40 @@ fn main() {
     });
     assert_eq!(read, tsm.len() as u64);
     println!("tar.gz read: {:.0} ms, {:.1} MB/s of tar", tr.as_secs_f64() * 1e3, rate(tar_mb, tr));
+    line_protocol();
+}
+
+/// Line-protocol parsing of the fixture dataset: the scan alone
+/// (`parse_raw`) and the owned `Point`s the write path builds.
+fn line_protocol() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/influxdb-1.6/dataset");
+    let mut body = Vec::new();
+    for f in ["telegraf.autogen.lp.gz", "metrics.autogen.lp.gz", "metrics.oneday.lp.gz"] {
+        let file = fs::File::open(dir.join(f)).unwrap();
+        flate2::read::GzDecoder::new(file).read_to_end(&mut body).unwrap();
+    }
+    let lines = body.iter().filter(|&&c| c == b'\n').count();
+    let opts = ParseOptions::new(Precision::Nanosecond, 0);
+    let mut parser = Parser::new();
+    let (raw, fields) = best_of(5, || {
+        let mut fields = 0usize;
+        for (_, line) in portable::lineproto::lines(&body) {
+            let raw = parser.parse_raw(line, &opts).unwrap();
+            raw.for_each_field_raw(|_, _| fields += 1);
+        }
+        fields
+    });
+    let (owned, _) = best_of(5, || {
+        let (points, errors) = parse_lines(&body, Precision::Nanosecond, 0);
+        assert!(errors.is_empty());
+        points.len()
+    });
+    println!(
+        "line protocol ({lines} lines, {fields} fields, {:.1} MB): scan {:.0} lines/s; owned Points {:.0} lines/s, {:.1} MB/s",
+        body.len() as f64 / 1e6,
+        rate(lines as f64, raw),
+        rate(lines as f64, owned),
+        rate(body.len() as f64 / 1e6, owned),
+    );
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use portable::lineproto::{Precision, parse_lines, write_point};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/influxdb-1.6")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/influxdb-1.6")
 }
 
 fn gunzip(path: &Path) -> Vec<u8> {
@@ -100,57 +100,4 @@ fn export_lines_are_rewritten_byte_for_byte() {
         rows += 1;
     }
     assert_eq!(rows, 67_360);
-}
-
-/// Nanoseconds this thread has spent on a CPU (so that other processes
-/// on a busy machine do not skew the figures); wall time if unknown.
-fn cpu_ns(wall: std::time::Instant) -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| wall.elapsed().as_nanos() as u64)
-}
-
-/// Throughput on the fixture dataset, in CPU time. Run with
-/// `cargo test --release -p portable --test lineproto_fixtures -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn parse_speed() {
-    let dir = fixtures().join("dataset");
-    let mut body = Vec::new();
-    for f in ["telegraf.autogen.lp.gz", "metrics.autogen.lp.gz", "metrics.oneday.lp.gz"] {
-        body.extend_from_slice(&gunzip(&dir.join(f)));
-    }
-    let lines = body.iter().filter(|&&c| c == b'\n').count();
-    let mut parser = portable::lineproto::Parser::new();
-    let opts = portable::lineproto::ParseOptions::new(Precision::Nanosecond, 0);
-    let rounds = 5;
-    let mut fields = 0usize;
-    let wall = std::time::Instant::now();
-    let t0 = cpu_ns(wall);
-    for _ in 0..rounds {
-        for (_, line) in portable::lineproto::lines(&body) {
-            let raw = parser.parse_raw(line, &opts).unwrap();
-            raw.for_each_field_raw(|_, _| fields += 1);
-        }
-    }
-    let t1 = cpu_ns(wall);
-    for _ in 0..rounds {
-        let (points, errors) = parse_lines(&body, Precision::Nanosecond, 0);
-        assert!(errors.is_empty());
-        std::hint::black_box(points);
-    }
-    let t2 = cpu_ns(wall);
-    let raw_secs = (t1 - t0) as f64 / 1e9 / rounds as f64;
-    let secs = (t2 - t1) as f64 / 1e9 / rounds as f64;
-    let fields = fields / rounds;
-    println!(
-        "{lines} lines, {fields} fields, {} bytes\n  scan only (parse_raw): {:.0} lines/s, {:.0} fields/s\n  parse_lines (owned Points): {:.0} lines/s, {:.0} fields/s, {:.1} MB/s",
-        body.len(),
-        lines as f64 / raw_secs,
-        fields as f64 / raw_secs,
-        lines as f64 / secs,
-        fields as f64 / secs,
-        body.len() as f64 / secs / 1e6,
-    );
 }
