@@ -479,7 +479,9 @@ impl<R: Read> ShardEntry<'_, R> {
     /// Reads the whole entry into memory (one file, not the shard). The
     /// buffer grows with the data actually read, never from the header size.
     pub fn read_to_vec(&mut self) -> Result<Vec<u8>> {
-        let mut v = Vec::with_capacity(self.size.min(1 << 20) as usize);
+        // The declared size, within reason: a damaged header must not make
+        // us reserve gigabytes (a short entry is caught below).
+        let mut v = Vec::with_capacity(self.size.min(256 << 20) as usize);
         self.entry
             .read_to_end(&mut v)
             .map_err(|e| archive_error(&format!("{}: {}", self.archive, self.path), e))?;

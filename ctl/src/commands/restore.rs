@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
+use futures::StreamExt;
 use portable::manifest::{self, IncrementalBackup, ManifestFile};
 use proto::cluster::{self, command::Cmd};
 use proto::meta;
@@ -322,7 +323,7 @@ async fn copy_shards(
     shard_map: &[cluster::ShardIdPair],
 ) -> Result<u64> {
     let target = meta.data().await?;
-    let mut total = 0u64;
+    let mut jobs = Vec::new();
     for f in files {
         let Some(pair) = shard_map.iter().find(|p| p.old_id == f.shard_id) else {
             continue;
@@ -330,11 +331,6 @@ async fn copy_shards(
         let Some((db, rp, owners)) = locate(&target, pair.new_id) else {
             continue;
         };
-        let t0 = Instant::now();
-        println!(
-            "Restoring db {}, rp {}, shard {} to shard {}...",
-            f.database, f.policy, f.shard_id, pair.new_id
-        );
         let addrs: Vec<String> = owners
             .iter()
             .filter_map(|id| target.data_nodes.iter().find(|n| n.id == *id))
@@ -343,13 +339,30 @@ async fn copy_shards(
         if addrs.is_empty() {
             bail!("shard {} has no owners", pair.new_id);
         }
-        for a in &addrs {
+        jobs.push((f, pair.new_id, db, rp, addrs));
+    }
+    // A few shards at a time (so that the data nodes use every core), their
+    // lines printed in order as each completes.
+    let mut copies = futures::stream::iter(jobs.iter().map(|(f, new_id, db, rp, addrs)| {
+        let path = backup.file_path(f);
+        async move {
+            let t0 = Instant::now();
+            let copies = addrs.iter().map(|a| send_shard(a, &path, *new_id, db, rp));
+            let results = futures::future::join_all(copies).await;
+            (results, t0.elapsed())
+        }
+    }))
+    .buffered(crate::commands::backup::SHARDS_IN_FLIGHT);
+    let mut total = 0u64;
+    for (f, new_id, _, _, addrs) in &jobs {
+        let Some((results, took)) = copies.next().await else { break };
+        println!(
+            "Restoring db {}, rp {}, shard {} to shard {new_id}...",
+            f.database, f.policy, f.shard_id
+        );
+        for a in addrs {
             print!("Copying data to {a}... ");
         }
-        flush();
-        let path = backup.file_path(f);
-        let copies = addrs.iter().map(|a| send_shard(a, &path, pair.new_id, &db, &rp));
-        let results = futures::future::join_all(copies).await;
         let mut tar = 0u64;
         for r in results {
             match r {
@@ -362,11 +375,11 @@ async fn copy_shards(
         }
         let bytes = if f.size > 0 { f.size as u64 } else { tar };
         println!(
-            "Done. Restored shard {} into shard {} in {}, {bytes} bytes transferred",
+            "Done. Restored shard {} into shard {new_id} in {}, {bytes} bytes transferred",
             f.shard_id,
-            pair.new_id,
-            proto::godur::format(t0.elapsed())
+            proto::godur::format(took)
         );
+        flush();
         total += bytes;
     }
     Ok(total)

@@ -2,7 +2,7 @@
 //! out (`BackupShard`), and a `.tar.gz` in (`RestoreShard`). Both stream: the
 //! blocking store work runs on a blocking thread that talks to the gRPC
 //! stream through bounded channels, so a shard is never whole in memory
-//! (at most one TSM file of the archive is).
+//! (at most one TSM file of the archive, up to 64 MiB, is).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -17,6 +17,9 @@ use crate::store::TimeRange;
 
 /// Bytes per stream chunk.
 const CHUNK: usize = 256 << 10;
+/// TSM files of a restored archive up to this size are imported from
+/// memory; larger ones from a temporary file.
+const IN_MEMORY_TSM_BYTES: u64 = 64 << 20;
 /// Largest TSM file the export produces.
 const EXPORT_FILE_BYTES: u64 = 64 << 20;
 
@@ -155,13 +158,79 @@ pub fn restore(
         if !matches!(entry.kind, EntryKind::Tsm { .. }) {
             continue;
         }
-        let bytes = entry.read_to_vec().map_err(|e| e.to_string())?;
-        let stats = shard
-            .import_tsm(&format!("{name}: {}", entry.path), std::io::Cursor::new(bytes))
-            .map_err(|e| e.to_string())?;
+        let file_name = format!("{name}: {}", entry.path);
+        let stats = import_entry(
+            &shard,
+            &file_name,
+            &mut entry,
+            &node.config.data.dir,
+            IN_MEMORY_TSM_BYTES,
+        )?;
         resp.points += stats.points;
         resp.files += 1;
     }
     resp.tar_size += 1024;
     Ok(resp)
+}
+
+/// Imports one TSM entry of an archive: from memory up to `in_memory`
+/// bytes; a larger file spills to an unnamed temporary file in `tmp_dir`
+/// (TSM needs random access: its index is at the end).
+fn import_entry<R: Read>(
+    shard: &crate::store::Shard,
+    file_name: &str,
+    entry: &mut portable::archive::ShardEntry<'_, R>,
+    tmp_dir: &std::path::Path,
+    in_memory: u64,
+) -> Result<crate::store::ImportStats, String> {
+    if entry.size <= in_memory {
+        let bytes = entry.read_to_vec().map_err(|e| e.to_string())?;
+        return shard.import_tsm(file_name, std::io::Cursor::new(bytes)).map_err(|e| e.to_string());
+    }
+    let mut tmp = tempfile::tempfile_in(tmp_dir)
+        .map_err(|e| format!("{file_name}: temporary file in {}: {e}", tmp_dir.display()))?;
+    let n = std::io::copy(entry, &mut tmp).map_err(|e| format!("{file_name}: {e}"))?;
+    if n != entry.size {
+        return Err(format!("{file_name}: truncated entry ({n} of {} bytes)", entry.size));
+    }
+    std::io::Seek::rewind(&mut tmp).map_err(|e| format!("{file_name}: {e}"))?;
+    shard
+        .import_tsm(file_name, std::io::BufReader::with_capacity(1 << 20, tmp))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portable::tsm::{TsmWriter, Values};
+
+    /// The same archive imports the same points from memory and through a
+    /// temporary file.
+    #[test]
+    fn big_entries_spill_to_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path().join("store")).unwrap();
+        let mut w = TsmWriter::new("t", Vec::new());
+        let ts: Vec<i64> = (0..1000).collect();
+        let vs = Values::Float((0..1000).map(f64::from).collect());
+        w.write_series(b"cpu,host=a#!~#v", &ts, vs.as_slice()).unwrap();
+        let tsm = w.finish().unwrap();
+        let mut ar = ShardArchiveWriter::new(Vec::new(), "db", "rp", 1, ArchiveOptions::default());
+        ar.append_file("000000001-000000001.tsm", tsm.len() as u64, &tsm[..]).unwrap();
+        let (gz, _) = ar.finish().unwrap();
+        for (id, limit) in [(1, u64::MAX), (2, 0)] {
+            let shard = store.create_shard(id, "db", "rp").unwrap();
+            let mut r = ShardArchiveReader::new("a", &gz[..]);
+            let mut n = 0;
+            for e in r.entries().unwrap() {
+                let mut e = e.unwrap();
+                n += import_entry(&shard, "f", &mut e, dir.path(), limit).unwrap().points;
+            }
+            assert_eq!(n, 1000, "limit {limit}");
+            assert_eq!(shard.point_count(), 1000);
+        }
+        // Nothing is left behind in the directory.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1);
+    }
 }

@@ -72,6 +72,19 @@ fn timed(cmd: &mut Command, secs: u64) -> Result<Duration> {
     Ok(d)
 }
 
+/// Total size of the files in `dir`.
+fn dir_bytes(dir: &Path) -> Result<u64> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir)? {
+        n += e?.metadata()?.len();
+    }
+    Ok(n)
+}
+
+fn mb_per_s(bytes: u64, secs: &[f64]) -> f64 {
+    bytes as f64 / 1e6 / median(secs.to_vec())
+}
+
 fn rate(points: u64, secs: f64) -> f64 {
     points as f64 / secs
 }
@@ -83,6 +96,7 @@ pub fn data_ops(parts: &[Part], runs: usize, influxd: bool, report: &mut Report)
     let work = tempfile::tempdir()?;
     let (mut ing1, mut ing3, mut backup, mut restore, mut export, mut import) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut backup3, mut restore3, mut backup_bytes) = (vec![], vec![], 0u64);
     let mut peak = (0u64, 0u64);
     for run in 0..runs {
         eprintln!("bench: testbed data run {}/{runs}", run + 1);
@@ -118,7 +132,18 @@ pub fn data_ops(parts: &[Part], runs: usize, influxd: bool, report: &mut Report)
         let a3 = c3.data_http()[0].clone();
         schema(&a3)?;
         ing3.push(ingest(&a3, &batches, 2)?.as_secs_f64());
+        let bdir3 = work.path().join(format!("backup3-{run}"));
+        std::fs::create_dir_all(&bdir3)?;
+        backup3.push(
+            ctl(&c3, &["backup", "-strategy", "full", bdir3.to_str().unwrap_or_default()])?
+                .as_secs_f64(),
+        );
         drop(c3);
+        let r3 = cluster(1, 3, Some(2))?;
+        restore3.push(ctl(&r3, &["restore", bdir3.to_str().unwrap_or_default()])?.as_secs_f64());
+        drop(r3);
+        backup_bytes = dir_bytes(&bdir)?;
+        let _ = std::fs::remove_dir_all(&bdir3);
         let _ = std::fs::remove_file(&efile);
     }
     let (mut i_ing, mut i_backup, mut i_restore, mut i_import) = (vec![], vec![], vec![], vec![]);
@@ -197,18 +222,34 @@ pub fn data_ops(parts: &[Part], runs: usize, influxd: bool, report: &mut Report)
     report.add(Row {
         operation: "full backup (ctl backup / influxd backup -portable)".into(),
         unit: "points/s".into(),
-        testbed: rate(points, median(backup)),
+        testbed: rate(points, median(backup.clone())),
         influxd: opt(&i_backup),
         higher_is_better: true,
-        note: n.clone(),
+        note: format!("{n}; {:.0} MB/s of backup files", mb_per_s(backup_bytes, &backup)),
     });
     report.add(Row {
         operation: "restore into an empty server".into(),
         unit: "points/s".into(),
-        testbed: rate(points, median(restore)),
+        testbed: rate(points, median(restore.clone())),
         influxd: opt(&i_restore),
         higher_is_better: true,
-        note: n.clone(),
+        note: format!("{n}; {:.0} MB/s of backup files", mb_per_s(backup_bytes, &restore)),
+    });
+    report.add(Row {
+        operation: "full backup, 3 data nodes (RF 2)".into(),
+        unit: "points/s".into(),
+        testbed: rate(points, median(backup3)),
+        influxd: opt(&i_backup),
+        higher_is_better: true,
+        note: format!("influxd column: its single node; {n}"),
+    });
+    report.add(Row {
+        operation: "restore into 3 data nodes (RF 2)".into(),
+        unit: "points/s".into(),
+        testbed: rate(points, median(restore3)),
+        influxd: opt(&i_restore),
+        higher_is_better: true,
+        note: format!("every shard to both owners; influxd column: its single node; {n}"),
     });
     report.add(Row {
         operation: "export (ctl export / influx_inspect export)".into(),
