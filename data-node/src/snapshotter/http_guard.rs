@@ -35,6 +35,9 @@ impl axum::serve::Listener for GuardedListener {
         loop {
             match self.inner.accept().await {
                 Ok((s, peer)) => {
+                    // Responses go out in several writes: without this, Nagle
+                    // holds the last one until the client's delayed ACK (40 ms).
+                    let _ = s.set_nodelay(true);
                     let io =
                         Sniffed { inner: s, peer, first: true, tcp_addr: self.tcp_addr.clone() };
                     return (io, peer);

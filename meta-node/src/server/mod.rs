@@ -32,6 +32,13 @@ pub struct RunOptions {
 }
 
 /// Binds an address like `:8089`, `127.0.0.1:0` or `host:port`.
+/// Sets TCP_NODELAY on an accepted Raft connection (see the API listener).
+fn nodelay(s: std::io::Result<tokio::net::TcpStream>) -> std::io::Result<tokio::net::TcpStream> {
+    s.inspect(|s| {
+        let _ = s.set_nodelay(true);
+    })
+}
+
 pub async fn bind(addr: &str) -> Result<TcpListener> {
     let a = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
     TcpListener::bind(&a).await.with_context(|| format!("binding {a}"))
@@ -97,7 +104,10 @@ pub async fn run(
     };
     let raft_server =
         tonic::transport::Server::builder().add_service(raft_svc).serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(raft_listener),
+            tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(raft_listener),
+                nodelay,
+            ),
             raft_stop,
         );
     let router = tonic::service::Routes::new(meta_svc)
@@ -109,6 +119,12 @@ pub async fn run(
             let _ = rx.wait_for(|v| *v).await;
         }
     };
+    // TCP_NODELAY on every accepted connection: a gRPC response goes out in
+    // several writes, and Nagle would hold the last one until the client's
+    // delayed ACK (40 ms on Linux) — every ctl command and meta read paid it.
+    let api_listener = axum::serve::ListenerExt::tap_io(api_listener, |s| {
+        let _ = s.set_nodelay(true);
+    });
     let api_server = axum::serve(api_listener, router).with_graceful_shutdown(api_stop);
     let raft_task = tokio::spawn(raft_server.instrument(span.clone()));
     let api_task = tokio::spawn(async move { api_server.await }.instrument(span.clone()));
