@@ -184,8 +184,20 @@ fn import_entry<R: Read>(
     in_memory: u64,
 ) -> Result<crate::store::ImportStats, String> {
     if entry.size <= in_memory {
+        let t0 = std::time::Instant::now();
         let bytes = entry.read_to_vec().map_err(|e| e.to_string())?;
-        return shard.import_tsm(file_name, std::io::Cursor::new(bytes)).map_err(|e| e.to_string());
+        let received = t0.elapsed();
+        let stats =
+            shard.import_tsm(file_name, std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+        tracing::debug!(
+            file = file_name,
+            bytes = entry.size,
+            ?received,
+            imported = ?t0.elapsed() - received,
+            points = stats.points,
+            "restored TSM file"
+        );
+        return Ok(stats);
     }
     let mut tmp = tempfile::tempfile_in(tmp_dir)
         .map_err(|e| format!("{file_name}: temporary file in {}: {e}", tmp_dir.display()))?;
