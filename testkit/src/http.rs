@@ -113,3 +113,23 @@ pub fn counts(
     }
     Ok(out)
 }
+
+/// Polls [`counts`] until db.rp counts `want` or `timeout` passes; returns
+/// the last counts. The real `influxd restore` returns before the server
+/// has reopened the last shard, so a query right after it may see nothing.
+pub fn settle(
+    addr: &str,
+    db: &str,
+    rp: &str,
+    want: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    timeout: std::time::Duration,
+) -> std::io::Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got = counts(addr, db, rp)?;
+        if &got == want || std::time::Instant::now() > deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -37,7 +37,14 @@ fn ctl_backup_restores_into_real_influxd() {
     for (db, rps) in exp["server_state_at_full_backup"]["databases"].as_object().unwrap() {
         let want = expected(rps);
         for (rp, measurements) in want {
-            let got = testkit::http::counts(&server.http_addr(), db, &rp).unwrap();
+            let got = testkit::http::settle(
+                &server.http_addr(),
+                db,
+                &rp,
+                &measurements,
+                std::time::Duration::from_secs(30),
+            )
+            .unwrap();
             assert_eq!(got, measurements, "{db}.{rp} in the real influxd");
         }
     }

@@ -82,14 +82,8 @@ pub fn counts(http: &str, db: &str, rp: &str) -> Counts {
 /// Waits until `db.rp` counts `want` (the real `influxd restore` does not
 /// wait for the server to finish the last shard); returns the last counts.
 pub fn settle(http: &str, db: &str, rp: &str, want: &Counts) -> Counts {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let got = counts(http, db, rp);
-        if &got == want || std::time::Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    testkit::http::settle(http, db, rp, want, std::time::Duration::from_secs(60))
+        .expect("counts query")
 }
 
 /// Runs `data-node ARGS` in `dir`.
