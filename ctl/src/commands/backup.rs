@@ -59,9 +59,6 @@ pub struct BackupOptions {
     pub dir: String,
 }
 
-/// Shards copied at the same time by `backup` and `restore`.
-pub const SHARDS_IN_FLIGHT: usize = 4;
-
 struct Selected {
     db: String,
     rp: String,
@@ -185,7 +182,7 @@ pub async fn run(meta: &Meta, opts: BackupOptions) -> Result<Outcome> {
             (s, file_name, r, t0.elapsed())
         }
     }))
-    .buffered(SHARDS_IN_FLIGHT);
+    .buffered(data::SHARDS_IN_FLIGHT);
     while let Some((s, file_name, r, took)) = copies.next().await {
         print!("Backing up node {}, db {}, rp {}, shard {}... ", s.node_addr, s.db, s.rp, s.shard);
         let tar_size = match r {
@@ -216,7 +213,6 @@ pub async fn run(meta: &Meta, opts: BackupOptions) -> Result<Outcome> {
             last_modified: s.last_modified,
         });
     }
-    drop(copies);
     let limited = !opts.db.is_empty() || opts.shard.is_some();
     let m = Manifest {
         meta: MetaEntry { file_name: meta_name, size: meta_size },

@@ -10,6 +10,9 @@ use tonic::transport::Channel;
 /// Largest gRPC message.
 pub const MAX_MESSAGE: usize = 256 << 20;
 
+/// Shards `backup` and `restore` copy at the same time.
+pub const SHARDS_IN_FLIGHT: usize = 4;
+
 /// A client for the data node at `tcp_addr`.
 pub fn client(tcp_addr: &str) -> Result<DataClient<Channel>> {
     let ch = proto::net::channel(tcp_addr, None)

@@ -352,7 +352,7 @@ async fn copy_shards(
             (results, t0.elapsed())
         }
     }))
-    .buffered(crate::commands::backup::SHARDS_IN_FLIGHT);
+    .buffered(data::SHARDS_IN_FLIGHT);
     let mut total = 0u64;
     for (f, new_id, _, _, addrs) in &jobs {
         let Some((results, took)) = copies.next().await else { break };

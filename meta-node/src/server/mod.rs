@@ -31,7 +31,6 @@ pub struct RunOptions {
     pub ready_file: Option<PathBuf>,
 }
 
-/// Binds an address like `:8089`, `127.0.0.1:0` or `host:port`.
 /// Sets TCP_NODELAY on an accepted Raft connection (see the API listener).
 fn nodelay(s: std::io::Result<tokio::net::TcpStream>) -> std::io::Result<tokio::net::TcpStream> {
     s.inspect(|s| {
@@ -39,6 +38,7 @@ fn nodelay(s: std::io::Result<tokio::net::TcpStream>) -> std::io::Result<tokio::
     })
 }
 
+/// Binds an address like `:8089`, `127.0.0.1:0` or `host:port`.
 pub async fn bind(addr: &str) -> Result<TcpListener> {
     let a = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
     TcpListener::bind(&a).await.with_context(|| format!("binding {a}"))

@@ -113,6 +113,7 @@ pub fn data_ops(parts: &[Part], runs: usize, influxd: bool, report: &mut Report)
             ctl(&c, &["backup", "-strategy", "full", bdir.to_str().unwrap_or_default()])?
                 .as_secs_f64(),
         );
+        backup_bytes = dir_bytes(&bdir)?;
         // Export (all databases).
         let efile = work.path().join(format!("export{run}.lp"));
         export
@@ -142,7 +143,6 @@ pub fn data_ops(parts: &[Part], runs: usize, influxd: bool, report: &mut Report)
         let r3 = cluster(1, 3, Some(2))?;
         restore3.push(ctl(&r3, &["restore", bdir3.to_str().unwrap_or_default()])?.as_secs_f64());
         drop(r3);
-        backup_bytes = dir_bytes(&bdir)?;
         let _ = std::fs::remove_dir_all(&bdir3);
         let _ = std::fs::remove_file(&efile);
     }
