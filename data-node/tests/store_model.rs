@@ -31,6 +31,9 @@ enum Op {
     Drop(usize),
     Reopen,
     ExportImport(Option<(i64, i64)>),
+    /// Export everything into a new shard, which replaces the current one
+    /// (with segment files on, later operations then meet runs).
+    Move,
 }
 
 fn value() -> impl Strategy<Value = FieldValue> {
@@ -54,6 +57,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reopen),
         1 => prop::option::of((-20i64..3000, 0i64..2000).prop_map(|(a, l)| (a, a + l)))
             .prop_map(Op::ExportImport),
+        1 => Just(Op::Move),
     ]
 }
 
@@ -123,12 +127,24 @@ fn check(shard: &Shard, model: &Model, ctx: &str) {
 }
 
 fn run(ops: Vec<Op>) {
+    run_with(ops, StoreConfig { cache_max_points: 150, ..StoreConfig::default() });
+}
+
+/// Every import keeps its file as a segment file.
+fn run_segments(ops: Vec<Op>) {
+    run_with(
+        ops,
+        StoreConfig { cache_max_points: 150, segment_min_bytes: 0, ..StoreConfig::default() },
+    );
+}
+
+fn run_with(ops: Vec<Op>, config: StoreConfig) {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig { cache_max_points: 150, ..StoreConfig::default() };
     let mut store = Some(Store::open_with(dir.path(), config).unwrap());
     let mut shard = store.as_ref().unwrap().create_shard(1, "db", "rp").unwrap();
     let mut model: Model = BTreeMap::new();
     let mut next_id = 100;
+    let mut cur_id = 1;
     for (step, op) in ops.into_iter().enumerate() {
         let ctx = format!("step {step} {op:?}");
         match op {
@@ -182,7 +198,20 @@ fn run(ops: Vec<Op>) {
                 drop(shard);
                 drop(store.take());
                 store = Some(Store::open_with(dir.path(), config).unwrap());
-                shard = store.as_ref().unwrap().shard(1).unwrap();
+                shard = store.as_ref().unwrap().shard(cur_id).unwrap();
+            }
+            Op::Move => {
+                let st = store.as_ref().unwrap();
+                let mut tsm = Vec::new();
+                let stats = shard.export_tsm(None, &mut tsm).unwrap();
+                let copy = st.create_shard(next_id, "db", "rp").unwrap();
+                if stats.files > 0 {
+                    copy.import_tsm("move.tsm", Cursor::new(&tsm)).unwrap();
+                }
+                assert_eq!(copy.digest().unwrap(), shard.digest().unwrap(), "{ctx}");
+                st.delete_shard(cur_id).unwrap();
+                (shard, cur_id) = (copy, next_id);
+                next_id += 1;
             }
             Op::ExportImport(range) => {
                 let st = store.as_ref().unwrap();
@@ -227,10 +256,20 @@ proptest! {
     fn store_matches_model(ops in prop::collection::vec(op(), 1..40)) {
         run(ops);
     }
+
+    #[test]
+    fn store_with_segment_files_matches_model(ops in prop::collection::vec(op(), 1..40)) {
+        run_segments(ops);
+    }
 }
 
 #[test]
 fn model_smoke() {
+    smoke(run);
+    smoke(run_segments);
+}
+
+fn smoke(run: fn(Vec<Op>)) {
     run(vec![
         Op::Write(vec![(0, 5, vec![(0, FieldValue::Float(1.0))])]),
         Op::Flush,
@@ -244,5 +283,10 @@ fn model_smoke() {
         Op::Write(vec![(1, 5, vec![(0, FieldValue::Integer(3))])]),
         Op::Reopen,
         Op::ExportImport(Some((0, 3))),
+        Op::Move,
+        Op::Write(vec![(1, 4, vec![(0, FieldValue::Integer(4))])]),
+        Op::Delete(vec![1], 5, 5),
+        Op::Reopen,
+        Op::Flush,
     ]);
 }

@@ -13,7 +13,9 @@ use sled::Batch;
 
 use super::column::Column;
 use super::error::{Result, StoreError};
-use super::layout::{self, KEYINFO, META_LAST_MODIFIED, block_key_in, block_prefix};
+use super::layout::{
+    self, Body, KEYINFO, META_LAST_MODIFIED, SubBlock, block_key_in, block_prefix,
+};
 use super::shard::{KeyDelta, Shard, now_ns, split_ckey};
 
 /// An inclusive time range (ns).
@@ -96,7 +98,7 @@ impl Shard {
         if min > max {
             return Ok(());
         }
-        let mut payload = Vec::new();
+        let (mut payload, mut run_buf) = (Vec::new(), Vec::new());
         for kv in self.tree.scan_prefix([KEYINFO]) {
             let (k, _) = kv?;
             let ckey = &k[1..];
@@ -108,22 +110,20 @@ impl Shard {
             };
             let rest = self.tree.range(start..=block_key_in(&prefix, max));
             let mut any = false;
-            for kv in pre.into_iter().map(Ok).chain(rest) {
-                let (bk, v) = kv?;
-                let (h, p) =
-                    layout::decode_block_value(&v).map_err(|d| self.corrupt(ckey, "block", d))?;
-                if h.max_time < min || h.min_time > max {
-                    continue;
+            // One block: copied as it is when inside the range, else
+            // decoded and cut.
+            let mut emit = |min_t: i64, max_t: i64, count: u32, p: &[u8]| -> Result<()> {
+                if max_t < min || min_t > max {
+                    return Ok(());
                 }
                 any = true;
-                if h.min_time >= min && h.max_time <= max {
+                if min_t >= min && max_t <= max {
                     stats.raw_blocks += 1;
                     stats.blocks += 1;
-                    stats.points += u64::from(h.count);
-                    f(ckey, h.min_time, h.max_time, p)?;
-                    continue;
+                    stats.points += u64::from(count);
+                    return f(ckey, min_t, max_t, p);
                 }
-                let (ts, vs) = self.decode_stored(&bk, &v)?;
+                let (ts, vs) = self.decode_payload(ckey, min_t, max_t, count, p)?;
                 let lo = ts.partition_point(|&t| t < min);
                 let hi = ts.partition_point(|&t| t <= max);
                 let mut s = lo;
@@ -135,6 +135,35 @@ impl Shard {
                     stats.points += (e - s) as u64;
                     f(ckey, ts[s], ts[e - 1], &payload)?;
                     s = e;
+                }
+                Ok(())
+            };
+            for kv in pre.into_iter().map(Ok).chain(rest) {
+                let (_, v) = kv?;
+                let (h, body) =
+                    layout::decode_block_body(&v).map_err(|d| self.corrupt(ckey, "block", d))?;
+                if h.max_time < min || h.min_time > max {
+                    continue;
+                }
+                match body {
+                    Body::Inline(p) => emit(h.min_time, h.max_time, h.count, p)?,
+                    Body::Run { file, subs } => {
+                        for sb in subs.iter().filter(|sb| sb.max_time >= min && sb.min_time <= max)
+                        {
+                            let p = self
+                                .segments
+                                .read(file, sb, &mut run_buf)
+                                .map_err(|d| self.corrupt(ckey, "block", d))?;
+                            if block_type(p).ok() != Some(h.field_type) {
+                                return Err(self.corrupt(
+                                    ckey,
+                                    "block",
+                                    "run block of another type",
+                                ));
+                            }
+                            emit(sb.min_time, sb.max_time, sb.count, p)?;
+                        }
+                    }
                 }
             }
             if any {
@@ -243,8 +272,36 @@ impl Shard {
         self.flush_locked()?;
         let now = now_ns();
         self.reserve_import_keys(&reader)?;
-        let res = self.import_keys(&mut reader, now);
-        // Drop the reserved slots that got no data (all of them on error).
+        // A big file is kept whole as a segment file; its blocks that
+        // overlap nothing stored are then referenced, not copied.
+        let len = reader.file_len();
+        let segment = if len >= self.config.segment_min_bytes {
+            match self.segments.create(reader.get_mut(), len) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.prune_import_keys(&reader);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let mut refs = 0usize;
+        let res = self.import_keys(&mut reader, segment, &mut refs, now);
+        if let Some(n) = segment
+            && refs == 0
+        {
+            // Nothing refers to it (all merged, or failed before the first
+            // commit): no reader can have seen it.
+            self.segments.remove(n);
+        }
+        self.prune_import_keys(&reader);
+        res
+    }
+
+    /// Drops the index slots reserved for the file that got no data (all
+    /// of them when nothing was imported).
+    fn prune_import_keys<R: Read + Seek>(&self, reader: &TsmReader<R>) {
         let mut st = self.write_state();
         for pos in 0..reader.key_count() {
             let Some(k) = reader.key(pos) else { continue };
@@ -252,7 +309,6 @@ impl Shard {
                 st.index.prune(sk, |s| s.stored || !s.col.is_empty());
             }
         }
-        res
     }
 
     /// Checks the file's field types against the shard's (and each other)
@@ -308,29 +364,40 @@ impl Shard {
         Ok(())
     }
 
+    /// Imports every key; `refs` counts the committed run entries that
+    /// refer to segment file `segment`.
     fn import_keys<R: Read + Seek>(
         &self,
         reader: &mut TsmReader<R>,
+        segment: Option<u32>,
+        refs: &mut usize,
         now: i64,
     ) -> Result<ImportStats> {
         let mut stats = ImportStats::default();
         let mut batch = Batch::default();
         let mut batch_bytes = 0usize;
+        let mut batch_refs = 0usize;
         let mut done: Vec<(Vec<u8>, KeyDelta, bool)> = Vec::new();
         for pos in 0..reader.key_count() {
             let Some(k) = reader.key(pos) else { continue };
             let (key, t, entries) = (k.key.to_vec(), k.field_type, k.entries.to_vec());
             stats.keys += 1;
-            let delta = self.import_key(reader, pos, &key, t, &entries, &mut batch, &mut stats)?;
-            batch_bytes += delta.bytes.max(0) as usize + 64 * delta.written;
+            let mut ctx = KeyImport { segment, batch: &mut batch, refs: 0, stats: &mut stats };
+            let delta = self.import_key(reader, pos, &key, t, &entries, &mut ctx)?;
+            batch_refs += ctx.refs;
+            // A run entry is small whatever it stands for.
+            batch_bytes +=
+                delta.bytes.max(0) as usize * usize::from(segment.is_none()) + 64 * delta.written;
             let info = self.update_keyinfo(&key, t, delta, &mut batch)?;
             done.push((key, delta, info.blocks > 0));
             if batch_bytes >= self.config.import_batch_bytes {
                 self.commit_import(std::mem::take(&mut batch), &mut done, now)?;
+                *refs += std::mem::take(&mut batch_refs);
                 batch_bytes = 0;
             }
         }
         self.commit_import(batch, &mut done, now)?;
+        *refs += batch_refs;
         Ok(stats)
     }
 
@@ -342,7 +409,7 @@ impl Shard {
     ) -> Result<()> {
         self.touch(now);
         batch.insert(META_LAST_MODIFIED, &self.last_modified().to_be_bytes()[..]);
-        self.tree.apply_batch(batch)?;
+        self.apply_block_batch(batch)?;
         let mut st = self.write_state();
         for (key, delta, stored) in done.drain(..) {
             st.stored_points = st.stored_points.saturating_add_signed(delta.points);
@@ -358,7 +425,6 @@ impl Shard {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn import_key<R: Read + Seek>(
         &self,
         reader: &mut TsmReader<R>,
@@ -366,8 +432,7 @@ impl Shard {
         key: &[u8],
         t: FieldType,
         entries: &[IndexEntry],
-        batch: &mut Batch,
-        stats: &mut ImportStats,
+        ctx: &mut KeyImport<'_>,
     ) -> Result<KeyDelta> {
         let mut delta = KeyDelta::default();
         let (Some(kmin), Some(kmax)) =
@@ -379,10 +444,10 @@ impl Shard {
         if !clean {
             // Overlapping blocks inside the file: let the reader merge them.
             let s = reader.read_series(pos)?;
-            stats.points += s.timestamps.len() as u64;
-            stats.merged_blocks += entries.len() as u64;
+            ctx.stats.points += s.timestamps.len() as u64;
+            ctx.stats.merged_blocks += entries.len() as u64;
             let col = Column::from_sorted(s.timestamps, s.values);
-            return self.merge_into_blocks(key, &col, false, batch);
+            return self.merge_into_blocks(key, &col, false, ctx.batch);
         }
         let existing = self.blocks_overlapping(key, kmin, kmax, false)?;
         let fname = reader.name().to_string();
@@ -390,6 +455,9 @@ impl Shard {
         let (mut ei, mut fi) = (0usize, 0usize);
         let mut ts = Vec::new();
         let mut vs = Values::new(t);
+        // File blocks overlapping nothing stored, not yet in the batch: one
+        // run entry when kept in a segment file.
+        let mut run: Vec<SubBlock> = Vec::new();
         while ei < existing.len() || fi < entries.len() {
             // Start a cluster with the interval that starts first, then add
             // every interval (stored or file) that overlaps it, transitively.
@@ -415,6 +483,10 @@ impl Shard {
                 }
             }
             let (es, fs) = (&existing[e0..ei], &entries[f0..fi]);
+            if !es.is_empty() {
+                // A run never spans a stored block.
+                self.put_run(&prefix, t, &mut run, ctx, &mut delta);
+            }
             if fs.is_empty() {
                 continue;
             }
@@ -436,14 +508,24 @@ impl Shard {
                         .ok()
                         .filter(|&n| n > 0)
                         .ok_or_else(|| bad(format!("block of {n} points")))?;
+                    ctx.stats.points += u64::from(n);
+                    ctx.stats.raw_blocks += 1;
+                    if ctx.segment.is_some() {
+                        run.push(SubBlock {
+                            min_time: e.min_time,
+                            max_time: e.max_time,
+                            offset: e.offset,
+                            size: e.size,
+                            count: n,
+                        });
+                        if run.len() >= MAX_RUN_BLOCKS {
+                            self.put_run(&prefix, t, &mut run, ctx, &mut delta);
+                        }
+                        continue;
+                    }
                     let value = layout::encode_block_value(e.min_time, e.max_time, n, payload);
-                    delta.points += i64::from(n);
-                    delta.blocks += 1;
-                    delta.bytes += value.len() as i64;
-                    delta.written += 1;
-                    stats.points += u64::from(n);
-                    stats.raw_blocks += 1;
-                    batch.insert(block_key_in(&prefix, e.min_time), value);
+                    delta.insert(n as usize, value.len());
+                    ctx.batch.insert(block_key_in(&prefix, e.min_time), value);
                 }
                 continue;
             }
@@ -454,19 +536,51 @@ impl Shard {
                 reader.read_block_into(pos, e, &mut ts, &mut vs)?;
                 nts.extend_from_slice(&ts);
                 nvs.extend_from(&vs, 0..vs.len())?;
-                stats.points += ts.len() as u64;
-                stats.merged_blocks += 1;
+                ctx.stats.points += ts.len() as u64;
+                ctx.stats.merged_blocks += 1;
             }
             for b in es {
-                batch.remove(b.key.clone());
-                delta.points -= i64::from(b.header.count);
-                delta.blocks -= 1;
-                delta.bytes -= b.value.len() as i64;
-                delta.replaced += 1;
+                self.remove_block(b, ctx.batch, &mut delta);
             }
             let (mts, mvs) = merge((&ots, &ovs), (&nts, &nvs))?;
-            self.put_blocks(&prefix, &mts, &mvs, batch, &mut delta)?;
+            self.put_blocks(&prefix, &mts, &mvs, ctx.batch, &mut delta)?;
         }
+        self.put_run(&prefix, t, &mut run, ctx, &mut delta);
         Ok(delta)
     }
+
+    /// Adds the pending run (if any) as one entry plus its file reference.
+    fn put_run(
+        &self,
+        prefix: &[u8],
+        t: FieldType,
+        run: &mut Vec<SubBlock>,
+        ctx: &mut KeyImport<'_>,
+        delta: &mut KeyDelta,
+    ) {
+        let (Some(file), Some(first)) = (ctx.segment, run.first()) else {
+            return;
+        };
+        let key = block_key_in(prefix, first.min_time);
+        let value = layout::encode_run_value(file, t, run);
+        let count: u32 = run.iter().map(|s| s.count).sum();
+        delta.insert(count as usize, layout::stored_len(&value));
+        ctx.batch.insert(layout::run_ref_key(file, &key), &[][..]);
+        ctx.batch.insert(key, value);
+        ctx.refs += 1;
+        run.clear();
+    }
+}
+
+/// The most blocks one run entry lists (its value stays under 33 KiB).
+const MAX_RUN_BLOCKS: usize = 1024;
+
+/// What the import of one key works with.
+struct KeyImport<'a> {
+    /// The segment file holding the file being imported, if kept.
+    segment: Option<u32>,
+    batch: &'a mut Batch,
+    /// Run entries added.
+    refs: usize,
+    stats: &'a mut ImportStats,
 }

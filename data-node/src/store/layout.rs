@@ -4,6 +4,14 @@
 //! b <composite key> 00 <min_time: i64, sign bit flipped, BE>   block
 //!     value: 01 | min_time i64 BE | max_time i64 BE | count u32 BE
 //!            | crc32(payload) u32 BE | payload (TSM block: type byte first)
+//!     or a run of blocks kept in a segment file (see `segments`):
+//!            02 | min_time | max_time | count (of the run) | file u32 BE
+//!            | type u8 | n u32 BE | n × (min_time i64 | max_time i64
+//!            | offset u64 | size u32 | count u32), offset/size as in the
+//!            file's TSM index (size counts the block's 4-byte CRC)
+//! r <file u32 BE> <block key>                                   run reference
+//!     value: empty; one per run entry, so that "is segment file F still
+//!     used" is a prefix scan
 //! k <composite key>                                             key info
 //!     value: 01 | type u8 | points u64 BE | blocks u64 BE | bytes u64 BE
 //! w <seq u64 BE> <chunk u32 BE>                                 WAL chunk
@@ -22,10 +30,17 @@ pub const BLOCK: u8 = b'b';
 pub const KEYINFO: u8 = b'k';
 /// Prefix of WAL chunks.
 pub const WAL: u8 = b'w';
+/// Prefix of run references.
+pub const RUN_REF: u8 = b'r';
 /// Metadata key: wall-clock ns of the last modification (i64 BE).
 pub const META_LAST_MODIFIED: &[u8] = b"mlast_modified";
 
 const BLOCK_VERSION: u8 = 1;
+const RUN_VERSION: u8 = 2;
+/// Length of one sub-block of a run value.
+const SUB_LEN: usize = 8 + 8 + 8 + 4 + 4;
+/// Start of a run value's sub-blocks.
+const RUN_SUBS: usize = BLOCK_HEADER_LEN + 1 + 4;
 const KEYINFO_VERSION: u8 = 1;
 /// Length of a block value's header.
 pub const BLOCK_HEADER_LEN: usize = 1 + 8 + 8 + 4 + 4;
@@ -99,12 +114,13 @@ pub fn encode_block_value(min_time: i64, max_time: i64, count: u32, payload: &[u
     v
 }
 
-/// Decodes a block value's header, without checking the payload.
+/// Decodes a block value's header (inline block or run), without checking
+/// the payload.
 pub fn block_header(v: &[u8]) -> Result<BlockHeader, String> {
     if v.len() < BLOCK_HEADER_LEN + 1 {
         return Err(format!("block value of {} bytes is too short", v.len()));
     }
-    if v[0] != BLOCK_VERSION {
+    if v[0] != BLOCK_VERSION && v[0] != RUN_VERSION {
         return Err(format!("unknown block value version {}", v[0]));
     }
     let min_time = i64::from_be_bytes(v[1..9].try_into().expect("8 bytes"));
@@ -119,9 +135,12 @@ pub fn block_header(v: &[u8]) -> Result<BlockHeader, String> {
     Ok(BlockHeader { min_time, max_time, count, field_type })
 }
 
-/// Decodes a block value: header and CRC-checked payload.
+/// Decodes an inline block value: header and CRC-checked payload.
 pub fn decode_block_value(v: &[u8]) -> Result<(BlockHeader, &[u8]), String> {
     let h = block_header(v)?;
+    if v[0] != BLOCK_VERSION {
+        return Err("a run where an inline block was expected".into());
+    }
     let stored = u32::from_be_bytes(v[21..25].try_into().expect("4 bytes"));
     let payload = &v[BLOCK_HEADER_LEN..];
     let computed = crc32fast::hash(payload);
@@ -129,6 +148,142 @@ pub fn decode_block_value(v: &[u8]) -> Result<(BlockHeader, &[u8]), String> {
         return Err(format!("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"));
     }
     Ok((h, payload))
+}
+
+/// One block of a run: where it sits in its segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubBlock {
+    /// First timestamp.
+    pub min_time: i64,
+    /// Last timestamp.
+    pub max_time: i64,
+    /// File offset of the block's CRC.
+    pub offset: u64,
+    /// 4 (CRC) + payload length.
+    pub size: u32,
+    /// Number of points.
+    pub count: u32,
+}
+
+/// What a block value holds besides its header.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// One block, CRC-checked payload.
+    Inline(&'a [u8]),
+    /// Blocks in segment file `file`, in time order.
+    Run {
+        /// Segment file number.
+        file: u32,
+        /// The blocks.
+        subs: Vec<SubBlock>,
+    },
+}
+
+/// Encodes a run value: `subs` (non-empty, sorted, not overlapping) of
+/// type `t` in segment file `file`.
+pub fn encode_run_value(file: u32, t: FieldType, subs: &[SubBlock]) -> Vec<u8> {
+    let count: u32 = subs.iter().map(|s| s.count).sum();
+    let (min, max) =
+        (subs.first().map_or(0, |s| s.min_time), subs.last().map_or(0, |s| s.max_time));
+    let mut v = Vec::with_capacity(RUN_SUBS + SUB_LEN * subs.len());
+    v.push(RUN_VERSION);
+    v.extend_from_slice(&min.to_be_bytes());
+    v.extend_from_slice(&max.to_be_bytes());
+    v.extend_from_slice(&count.to_be_bytes());
+    v.extend_from_slice(&file.to_be_bytes());
+    v.push(t as u8);
+    v.extend_from_slice(&(subs.len() as u32).to_be_bytes());
+    for s in subs {
+        v.extend_from_slice(&s.min_time.to_be_bytes());
+        v.extend_from_slice(&s.max_time.to_be_bytes());
+        v.extend_from_slice(&s.offset.to_be_bytes());
+        v.extend_from_slice(&s.size.to_be_bytes());
+        v.extend_from_slice(&s.count.to_be_bytes());
+    }
+    v
+}
+
+/// Decodes a block value of either kind. Inline payloads are CRC-checked;
+/// a run's sub-blocks are checked against its header (their payloads are
+/// checked when read).
+pub fn decode_block_body(v: &[u8]) -> Result<(BlockHeader, Body<'_>), String> {
+    if v.first() == Some(&BLOCK_VERSION) {
+        let (h, p) = decode_block_value(v)?;
+        return Ok((h, Body::Inline(p)));
+    }
+    let h = block_header(v)?;
+    let be32 = |b: &[u8]| u32::from_be_bytes(b.try_into().expect("4 bytes"));
+    let be64 = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+    let file = be32(&v[21..25]);
+    if v.len() < RUN_SUBS {
+        return Err(format!("run value of {} bytes is too short", v.len()));
+    }
+    let n = be32(&v[BLOCK_HEADER_LEN + 1..RUN_SUBS]) as usize;
+    if n == 0 || v.len() != RUN_SUBS + n.saturating_mul(SUB_LEN) {
+        return Err(format!("run of {n} blocks in {} bytes", v.len()));
+    }
+    let mut subs = Vec::with_capacity(n);
+    let mut total = 0u64;
+    for c in v[RUN_SUBS..].chunks_exact(SUB_LEN) {
+        let s = SubBlock {
+            min_time: be64(&c[0..8]) as i64,
+            max_time: be64(&c[8..16]) as i64,
+            offset: be64(&c[16..24]),
+            size: be32(&c[24..28]),
+            count: be32(&c[28..32]),
+        };
+        if s.min_time > s.max_time || s.count == 0 || s.size < 5 {
+            return Err(format!("bad run block {s:?}"));
+        }
+        if subs.last().is_some_and(|p: &SubBlock| p.max_time >= s.min_time) {
+            return Err("run blocks overlap".into());
+        }
+        total += u64::from(s.count);
+        subs.push(s);
+    }
+    if total != u64::from(h.count)
+        || subs[0].min_time != h.min_time
+        || subs[n - 1].max_time != h.max_time
+    {
+        return Err("run header does not match its blocks".into());
+    }
+    Ok((h, Body::Run { file, subs }))
+}
+
+/// The segment file a block value refers to (runs only).
+pub fn run_file(v: &[u8]) -> Option<u32> {
+    (v.first() == Some(&RUN_VERSION) && v.len() >= BLOCK_HEADER_LEN)
+        .then(|| u32::from_be_bytes(v[21..25].try_into().expect("4 bytes")))
+}
+
+/// The bytes a block value stands for: its own length for an inline block,
+/// the header plus the blocks in the segment file for a run (what shard
+/// sizes report).
+pub fn stored_len(v: &[u8]) -> usize {
+    if v.first() != Some(&RUN_VERSION) || v.len() < RUN_SUBS {
+        return v.len();
+    }
+    BLOCK_HEADER_LEN
+        + v[RUN_SUBS..]
+            .chunks_exact(SUB_LEN)
+            .map(|c| u32::from_be_bytes(c[24..28].try_into().expect("4 bytes")) as usize - 4)
+            .sum::<usize>()
+}
+
+/// `r` + file + block key: the reference of a run entry to its file.
+pub fn run_ref_key(file: u32, block_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + block_key.len());
+    k.push(RUN_REF);
+    k.extend_from_slice(&file.to_be_bytes());
+    k.extend_from_slice(block_key);
+    k
+}
+
+/// `r` + file: the prefix of every reference to segment file `file`.
+pub fn run_ref_prefix(file: u32) -> [u8; 5] {
+    let mut k = [RUN_REF; 5];
+    k[1..].copy_from_slice(&file.to_be_bytes());
+    k
 }
 
 /// `k` + composite key.
@@ -243,6 +398,37 @@ mod tests {
         let mut bad = v;
         bad[BLOCK_HEADER_LEN] = 9;
         assert!(decode_block_value(&bad).is_err());
+    }
+
+    #[test]
+    fn run_value_round_trips_and_is_checked() {
+        let subs = [
+            SubBlock { min_time: -5, max_time: 10, offset: 5, size: 104, count: 7 },
+            SubBlock { min_time: 11, max_time: 40, offset: 109, size: 54, count: 3 },
+        ];
+        let v = encode_run_value(7, FieldType::Integer, &subs);
+        let (h, body) = decode_block_body(&v).unwrap();
+        assert_eq!((h.min_time, h.max_time, h.count), (-5, 40, 10));
+        assert_eq!(h.field_type, FieldType::Integer);
+        assert_eq!(body, Body::Run { file: 7, subs: subs.to_vec() });
+        assert_eq!(block_header(&v).unwrap(), h);
+        assert_eq!(run_file(&v), Some(7));
+        assert_eq!(stored_len(&v), BLOCK_HEADER_LEN + 100 + 50);
+        assert!(decode_block_value(&v).is_err());
+        // Truncated, overlapping and miscounted runs are refused.
+        assert!(decode_block_body(&v[..v.len() - 1]).is_err());
+        let mut bad = subs;
+        bad[1].min_time = 10;
+        assert!(decode_block_body(&encode_run_value(7, FieldType::Integer, &bad)).is_err());
+        let mut bad = v.clone();
+        bad[20] ^= 1;
+        assert!(decode_block_body(&bad).is_err());
+        // Inline values decode as before.
+        let inline = encode_block_value(1, 9, 3, &[0, 1, 2, 3]);
+        assert_eq!(decode_block_body(&inline).unwrap().1, Body::Inline(&[0, 1, 2, 3]));
+        assert_eq!(run_file(&inline), None);
+        assert_eq!(stored_len(&inline), inline.len());
+        assert!(run_ref_key(7, b"bk").starts_with(&run_ref_prefix(7)));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!
 //! The on-disk layout of a shard tree is described in `layout.rs`; the
 //! shard registry lives in the default tree under `shard/<id u64 BE>`.
+//! Imported TSM files of `StoreConfig::segment_min_bytes` or more are kept
+//! whole in `segments/<shard id>/` beside sled (see `segments.rs`).
 
 mod backup;
 mod column;
@@ -17,11 +19,12 @@ mod fxhash;
 mod index;
 mod layout;
 mod read;
+mod segments;
 mod shard;
 mod wal;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use backup::{ExportStats, ImportStats, TimeRange};
@@ -39,6 +42,10 @@ pub struct StoreConfig {
     pub cache_max_bytes: usize,
     /// Commit an import every this many block bytes.
     pub import_batch_bytes: usize,
+    /// Imported TSM files of at least this many bytes are kept as segment
+    /// files (their blocks referenced from sled); smaller ones are copied
+    /// into sled block by block.
+    pub segment_min_bytes: u64,
     /// sled's page cache size.
     pub sled_cache_bytes: u64,
 }
@@ -49,6 +56,7 @@ impl Default for StoreConfig {
             cache_max_points: 500_000,
             cache_max_bytes: 64 << 20,
             import_batch_bytes: 16 << 20,
+            segment_min_bytes: 256 << 10,
             sled_cache_bytes: 256 << 20,
         }
     }
@@ -78,6 +86,13 @@ fn tree_name(id: u64) -> String {
     format!("shard-{id}")
 }
 
+/// Where the segment files of all shards live, under the store directory.
+const SEGMENTS_DIR: &str = "segments";
+
+fn segments_dir(store: &Path, id: u64) -> PathBuf {
+    store.join(SEGMENTS_DIR).join(id.to_string())
+}
+
 fn encode_registry(db: &str, rp: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(4 + db.len() + rp.len());
     v.extend_from_slice(&(db.len() as u32).to_be_bytes());
@@ -99,6 +114,7 @@ type ShardMap = Arc<RwLock<BTreeMap<u64, Arc<Shard>>>>;
 /// shard caches past their threshold; dropping the store stops it.
 pub struct Store {
     db: sled::Db,
+    dir: PathBuf,
     config: StoreConfig,
     shards: ShardMap,
     flusher: Arc<shard::Flusher>,
@@ -150,8 +166,22 @@ impl Store {
             let (database, policy) = decode_registry(&v)
                 .ok_or_else(|| StoreError::corrupt(id, &k, "shard registry", "bad value"))?;
             let tree = db.open_tree(tree_name(id))?;
-            let shard = Shard::open(id, database, policy, tree, config, Some(flusher.clone()))?;
+            let segs = segments_dir(dir.as_ref(), id);
+            let shard =
+                Shard::open(id, database, policy, tree, segs, config, Some(flusher.clone()))?;
             shards.insert(id, Arc::new(shard));
+        }
+        // Segment directories of shards deleted just before a crash.
+        if let Ok(entries) = std::fs::read_dir(dir.as_ref().join(SEGMENTS_DIR)) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok());
+                if id.is_none_or(|id| !shards.contains_key(&id)) {
+                    tracing::info!(dir = %e.path().display(), "removing segments of no shard");
+                    if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                        tracing::warn!(dir = %e.path().display(), %err, "cannot remove");
+                    }
+                }
+            }
         }
         let shards: ShardMap = Arc::new(RwLock::new(shards));
         let flush_thread = {
@@ -174,7 +204,14 @@ impl Store {
                 })
                 .map_err(StoreError::Io)?
         };
-        Ok(Store { db, config, shards, flusher, flush_thread: Some(flush_thread) })
+        Ok(Store {
+            db,
+            dir: dir.as_ref().to_path_buf(),
+            config,
+            shards,
+            flusher,
+            flush_thread: Some(flush_thread),
+        })
     }
 
     /// The config in use.
@@ -202,6 +239,7 @@ impl Store {
             database.to_string(),
             policy.to_string(),
             tree,
+            segments_dir(&self.dir, id),
             self.config,
             Some(self.flusher.clone()),
         )?);
@@ -229,6 +267,9 @@ impl Store {
         self.db.remove(registry_key(id))?;
         self.db.drop_tree(tree_name(id))?;
         self.db.flush()?;
+        // After the registry entry: a crash in between leaves a directory
+        // that the next open removes.
+        shard.segments.remove_all()?;
         Ok(true)
     }
 
@@ -256,9 +297,17 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes sled uses on disk (all shards, WAL and sled's own overhead).
+    /// Bytes used on disk: sled's (all shards, WAL and sled's own
+    /// overhead) and the segment files'.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        let segs: u64 = self
+            .shards
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|s| s.segments.bytes_on_disk())
+            .sum();
+        Ok(self.db.size_on_disk()? + segs)
     }
 }
 

@@ -7,25 +7,38 @@ use portable::tsm::merge::merge;
 use portable::tsm::{Values, decode_block};
 use portable::{FieldType, FieldValue};
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
 use super::column::Column;
 use super::error::{Result, StoreError};
-use super::layout::{self, block_key_in, block_prefix};
+use super::layout::{self, Body, SubBlock, block_key_in, block_prefix};
+use super::segments::Segments;
 use super::shard::{Shard, block_ckey};
 
 /// Sorted (time, value) points of one composite key in a time range.
 ///
 /// Use [`Cursor::next_chunk`] for columnar batches (at most about one block
 /// each) or iterate for single points. Cache points win over stored ones
-/// on equal times. Blocks are read while iterating: a concurrent flush or
-/// import never makes the cursor repeat or reorder points.
+/// on equal times. The key's block entries are taken when the cursor is
+/// made, with no block rewrite half applied, and decoded (read from their
+/// segment file for runs) while iterating; a concurrent flush, delete or
+/// import never makes the cursor lose, repeat or reorder points.
 pub struct Cursor {
     shard: u64,
     ckey: Vec<u8>,
     field_type: Option<FieldType>,
     min: i64,
     max: i64,
-    pre: Option<(sled::IVec, sled::IVec)>,
-    iter: Option<sled::Iter>,
+    /// The key's block entries overlapping the range, taken at once.
+    entries: std::vec::IntoIter<(sled::IVec, sled::IVec)>,
+    segments: Option<Arc<Segments>>,
+    /// Blocks of the current run still to read (those in the range), its
+    /// file and type.
+    run: VecDeque<SubBlock>,
+    run_file: u32,
+    run_type: FieldType,
+    read_buf: Vec<u8>,
     overlay: Column,
     pos: usize,
     last: Option<i64>,
@@ -67,8 +80,12 @@ impl Cursor {
             field_type: None,
             min: 0,
             max: -1,
-            pre: None,
-            iter: None,
+            entries: Vec::new().into_iter(),
+            segments: None,
+            run: VecDeque::new(),
+            run_file: 0,
+            run_type: FieldType::Float,
+            read_buf: Vec::new(),
             overlay: Column::new(FieldType::Float),
             pos: 0,
             last: None,
@@ -99,45 +116,70 @@ impl Cursor {
             if self.done {
                 return Ok(None);
             }
-            let next = match self.pre.take() {
-                Some(kv) => Some(kv),
-                None => match self.iter.as_mut().and_then(Iterator::next) {
-                    Some(kv) => Some(kv?),
-                    None => None,
-                },
-            };
-            let Some((k, v)) = next else {
-                self.done = true;
-                let ot = &self.overlay.times[self.pos..];
-                let skip = self.last.map_or(0, |l| ot.partition_point(|&t| t <= l));
-                let start = self.pos + skip;
-                let end = self.overlay.len();
-                self.pos = end;
-                if start >= end {
-                    return Ok(None);
+            // The next block: from the current run, else the next entry.
+            let (max_time, ts, vs) = if let Some(sb) = self.run.pop_front() {
+                let segs = self.segments.as_ref().expect("runs come from a live cursor");
+                let (shard, ckey) = (self.shard, &self.ckey);
+                let corrupt = |d: String| StoreError::corrupt(shard, ckey, "block", d);
+                let p = segs.read(self.run_file, &sb, &mut self.read_buf).map_err(corrupt)?;
+                let (ts, vs) = decode_block(p).map_err(|c| corrupt(c.to_string()))?;
+                if vs.field_type() != self.run_type
+                    || ts.len() != sb.count as usize
+                    || ts.first() != Some(&sb.min_time)
+                    || ts.last() != Some(&sb.max_time)
+                {
+                    return Err(self.corrupt("run block does not match its entry"));
                 }
-                let mut vs = Values::new(self.overlay.field_type());
-                vs.extend_from(&self.overlay.values, start..end)?;
-                let ts = self.overlay.times[start..end].to_vec();
-                self.last = ts.last().copied();
-                return Ok(Some((ts, vs)));
+                (sb.max_time, ts, vs)
+            } else {
+                let Some((k, v)) = self.entries.next() else {
+                    self.done = true;
+                    let ot = &self.overlay.times[self.pos..];
+                    let skip = self.last.map_or(0, |l| ot.partition_point(|&t| t <= l));
+                    let start = self.pos + skip;
+                    let end = self.overlay.len();
+                    self.pos = end;
+                    if start >= end {
+                        return Ok(None);
+                    }
+                    let mut vs = Values::new(self.overlay.field_type());
+                    vs.extend_from(&self.overlay.values, start..end)?;
+                    let ts = self.overlay.times[start..end].to_vec();
+                    self.last = ts.last().copied();
+                    return Ok(Some((ts, vs)));
+                };
+                let (h, body) = layout::decode_block_body(&v)
+                    .map_err(|d| StoreError::corrupt(self.shard, block_ckey(&k), "block", d))?;
+                if h.max_time < self.min || h.min_time > self.max {
+                    continue;
+                }
+                if self.field_type.is_some_and(|t| t != h.field_type) {
+                    return Err(self.corrupt(format!(
+                        "type {} where {} was expected",
+                        h.field_type,
+                        self.field_type.map_or("", |t| t.influxql_name())
+                    )));
+                }
+                match body {
+                    Body::Inline(payload) => {
+                        let (ts, vs) =
+                            decode_block(payload).map_err(|c| self.corrupt(c.to_string()))?;
+                        if ts.len() != h.count as usize {
+                            return Err(self.corrupt("header does not match its payload"));
+                        }
+                        (h.max_time, ts, vs)
+                    }
+                    Body::Run { file, subs } => {
+                        let (min, max) = (self.min, self.max);
+                        self.run_file = file;
+                        self.run_type = h.field_type;
+                        self.run.extend(
+                            subs.into_iter().filter(|s| s.max_time >= min && s.min_time <= max),
+                        );
+                        continue;
+                    }
+                }
             };
-            let (h, payload) = layout::decode_block_value(&v)
-                .map_err(|d| StoreError::corrupt(self.shard, block_ckey(&k), "block", d))?;
-            if h.max_time < self.min || h.min_time > self.max {
-                continue;
-            }
-            if self.field_type.is_some_and(|t| t != h.field_type) {
-                return Err(self.corrupt(format!(
-                    "type {} where {} was expected",
-                    h.field_type,
-                    self.field_type.map_or("", |t| t.influxql_name())
-                )));
-            }
-            let (ts, vs) = decode_block(payload).map_err(|c| self.corrupt(c.to_string()))?;
-            if ts.len() != h.count as usize {
-                return Err(self.corrupt("header does not match its payload"));
-            }
             let mut lo = ts.partition_point(|&t| t < self.min);
             if let Some(l) = self.last {
                 lo = lo.max(ts.partition_point(|&t| t <= l));
@@ -158,7 +200,7 @@ impl Cursor {
             if let Some(l) = self.last {
                 ostart += ot[self.pos..].partition_point(|&t| t <= l);
             }
-            let oend = self.pos + ot[self.pos..].partition_point(|&t| t <= h.max_time);
+            let oend = self.pos + ot[self.pos..].partition_point(|&t| t <= max_time);
             let ostart = ostart.min(oend);
             self.pos = oend;
             let out = if ostart < oend {
@@ -254,19 +296,32 @@ impl Shard {
         }
         let prefix = block_prefix(&ckey);
         let start = block_key_in(&prefix, min);
-        let pre = match self.tree.range(prefix.as_slice()..start.as_slice()).next_back() {
-            Some(kv) => Some(kv?),
-            None => None,
+        // The entries are taken in one go, with no block rewrite under way:
+        // iterating the tree lazily while a flush replaces blocks by
+        // differently keyed ones could skip points.
+        let entries = {
+            let _g = self.blocks_read();
+            let mut v = Vec::new();
+            if let Some(kv) = self.tree.range(prefix.as_slice()..start.as_slice()).next_back() {
+                v.push(kv?);
+            }
+            for kv in self.tree.range(start..=block_key_in(&prefix, max)) {
+                v.push(kv?);
+            }
+            v
         };
-        let iter = self.tree.range(start..=block_key_in(&prefix, max));
         Ok(Cursor {
             shard: self.id,
             ckey,
             field_type: Some(t),
             min,
             max,
-            pre,
-            iter: Some(iter),
+            entries: entries.into_iter(),
+            segments: Some(self.segments.clone()),
+            run: VecDeque::new(),
+            run_file: 0,
+            run_type: t,
+            read_buf: Vec::new(),
             overlay,
             pos: 0,
             last: None,

@@ -25,9 +25,10 @@ use super::column::{Column, value_bytes};
 use super::error::{Result, StoreError};
 use super::index::Index;
 use super::layout::{
-    self, BlockHeader, KeyInfo, META_LAST_MODIFIED, block_key_in, block_prefix, keyinfo_key,
+    self, BlockHeader, Body, KeyInfo, META_LAST_MODIFIED, block_key_in, block_prefix, keyinfo_key,
     wal_key,
 };
+use super::segments::Segments;
 use super::wal;
 
 /// What a write did.
@@ -118,14 +119,14 @@ pub(crate) struct KeyDelta {
 }
 
 impl KeyDelta {
-    fn remove(&mut self, h: &BlockHeader, value_len: usize) {
+    pub(crate) fn remove(&mut self, h: &BlockHeader, value_len: usize) {
         self.points -= i64::from(h.count);
         self.blocks -= 1;
         self.bytes -= value_len as i64;
         self.replaced += 1;
     }
 
-    fn insert(&mut self, count: usize, value_len: usize) {
+    pub(crate) fn insert(&mut self, count: usize, value_len: usize) {
         self.points += count as i64;
         self.blocks += 1;
         self.bytes += value_len as i64;
@@ -146,9 +147,13 @@ pub struct Shard {
     database: String,
     policy: String,
     pub(crate) tree: sled::Tree,
+    pub(crate) segments: Arc<Segments>,
     pub(crate) config: StoreConfig,
     pub(crate) state: RwLock<State>,
     pub(crate) flush_lock: Mutex<()>,
+    /// Held (write) while a batch that rewrites blocks is applied, (read)
+    /// while a cursor takes its block entries.
+    blocks_lock: RwLock<()>,
     pub(crate) last_modified: AtomicI64,
     dropped: AtomicBool,
     flusher: Option<Arc<Flusher>>,
@@ -246,16 +251,20 @@ fn invalid_reason(p: &Point) -> Option<String> {
 }
 
 impl Shard {
-    /// Opens a shard over its tree: index from the key-info entries, cache
-    /// from the WAL.
+    /// Opens a shard over its tree and segment directory: index from the
+    /// key-info entries, cache from the WAL; unused segment files go.
     pub(crate) fn open(
         id: u64,
         database: String,
         policy: String,
         tree: sled::Tree,
+        segments_dir: std::path::PathBuf,
         config: StoreConfig,
         flusher: Option<Arc<Flusher>>,
     ) -> Result<Shard> {
+        let segments = Segments::open(segments_dir, |n| {
+            Ok(tree.scan_prefix(layout::run_ref_prefix(n)).next().transpose()?.is_some())
+        })?;
         let mut st = State {
             index: Index::default(),
             snapshot: None,
@@ -355,9 +364,11 @@ impl Shard {
             database,
             policy,
             tree,
+            segments: Arc::new(segments),
             config,
             state: RwLock::new(st),
             flush_lock: Mutex::new(()),
+            blocks_lock: RwLock::new(()),
             last_modified: AtomicI64::new(last_modified),
             dropped: AtomicBool::new(false),
             flusher,
@@ -397,6 +408,17 @@ impl Shard {
 
     pub(crate) fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn blocks_read(&self) -> RwLockReadGuard<'_, ()> {
+        self.blocks_lock.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies a batch that adds, removes or rewrites blocks.
+    pub(crate) fn apply_block_batch(&self, batch: Batch) -> Result<()> {
+        let _g = self.blocks_lock.write().unwrap_or_else(PoisonError::into_inner);
+        self.tree.apply_batch(batch)?;
+        Ok(())
     }
 
     pub(crate) fn lock_flush(&self) -> MutexGuard<'_, ()> {
@@ -623,7 +645,7 @@ impl Shard {
             batch.remove(k);
         }
         batch.insert(META_LAST_MODIFIED, &self.last_modified().to_be_bytes()[..]);
-        self.tree.apply_batch(batch)?;
+        self.apply_block_batch(batch)?;
         self.tree.flush()?;
         Ok((stats, infos, wal_removed))
     }
@@ -661,20 +683,58 @@ impl Shard {
         layout::block_header(v).map_err(|d| self.corrupt(block_ckey(k), "block", d))
     }
 
-    /// Decodes a stored block value (CRC checked).
+    /// Decodes a stored block value (CRC checked): an inline block, or all
+    /// the blocks of a run.
     pub(crate) fn decode_stored(&self, k: &[u8], v: &[u8]) -> Result<(Vec<i64>, Values)> {
         let ckey = block_ckey(k);
-        let (h, payload) =
-            layout::decode_block_value(v).map_err(|d| self.corrupt(ckey, "block", d))?;
+        let (h, body) = layout::decode_block_body(v).map_err(|d| self.corrupt(ckey, "block", d))?;
+        match body {
+            Body::Inline(p) => self.decode_payload(ckey, h.min_time, h.max_time, h.count, p),
+            Body::Run { file, subs } => {
+                let mut ts = Vec::with_capacity(h.count as usize);
+                let mut vs = Values::new(h.field_type);
+                let mut buf = Vec::new();
+                for s in &subs {
+                    let p = self
+                        .segments
+                        .read(file, s, &mut buf)
+                        .map_err(|d| self.corrupt(ckey, "block", d))?;
+                    let (t2, v2) = self.decode_payload(ckey, s.min_time, s.max_time, s.count, p)?;
+                    if v2.field_type() != h.field_type {
+                        return Err(self.corrupt(ckey, "block", "run block of another type"));
+                    }
+                    ts.extend_from_slice(&t2);
+                    vs.extend_from(&v2, 0..v2.len())?;
+                }
+                Ok((ts, vs))
+            }
+        }
+    }
+
+    /// Decodes one block payload, checking it against what its header says.
+    pub(crate) fn decode_payload(
+        &self,
+        ckey: &[u8],
+        min: i64,
+        max: i64,
+        count: u32,
+        payload: &[u8],
+    ) -> Result<(Vec<i64>, Values)> {
         let (ts, vs) =
             decode_block(payload).map_err(|c| self.corrupt(ckey, "block", c.to_string()))?;
-        if ts.len() != h.count as usize
-            || ts.first() != Some(&h.min_time)
-            || ts.last() != Some(&h.max_time)
-        {
+        if ts.len() != count as usize || ts.first() != Some(&min) || ts.last() != Some(&max) {
             return Err(self.corrupt(ckey, "block", "header does not match its payload"));
         }
         Ok((ts, vs))
+    }
+
+    /// Removes a stored block (and a run's reference to its file) in `batch`.
+    pub(crate) fn remove_block(&self, b: &StoredBlock, batch: &mut Batch, delta: &mut KeyDelta) {
+        batch.remove(b.key.clone());
+        if let Some(file) = layout::run_file(&b.value) {
+            batch.remove(layout::run_ref_key(file, &b.key));
+        }
+        delta.remove(&b.header, layout::stored_len(&b.value));
     }
 
     /// The stored blocks of `ckey` overlapping `[min, max]`, in time order;
@@ -728,8 +788,7 @@ impl Shard {
         }
         let (ots, ovs) = self.decode_all(&old, newer.field_type())?;
         for b in &old {
-            batch.remove(b.key.clone());
-            delta.remove(&b.header, b.value.len());
+            self.remove_block(b, batch, &mut delta);
         }
         let (ts, vs) = merge((&ots, &ovs), (&newer.times, &newer.values))?;
         self.put_blocks(&prefix, &ts, &vs, batch, &mut delta)?;
@@ -838,7 +897,7 @@ impl Shard {
         }
         self.touch(now);
         batch.insert(META_LAST_MODIFIED, &self.last_modified().to_be_bytes()[..]);
-        self.tree.apply_batch(batch)?;
+        self.apply_block_batch(batch)?;
         st.next_seq += 1;
         st.wal_bytes += entry.len() as u64;
         let mut still_stored: HashMap<Vec<u8>, bool> = HashMap::new();
@@ -881,8 +940,7 @@ impl Shard {
         let mut delta = KeyDelta::default();
         let prefix = block_prefix(ckey);
         for b in self.blocks_overlapping(ckey, min, max, false)? {
-            batch.remove(b.key.clone());
-            delta.remove(&b.header, b.value.len());
+            self.remove_block(&b, batch, &mut delta);
             if b.header.min_time >= min && b.header.max_time <= max {
                 continue;
             }

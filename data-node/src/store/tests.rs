@@ -620,3 +620,157 @@ fn series_keys_are_escaped_as_influxdb_escapes_them() {
     assert_eq!(s.tag_values("m,x y", "k=1"), vec!["a,b=c d"]);
     assert_eq!(s.read_field(&p.series_key(), "f g", 0, 1).unwrap().count(), 1);
 }
+
+fn segment_cfg() -> StoreConfig {
+    StoreConfig { cache_max_points: 1_000_000, segment_min_bytes: 0, ..StoreConfig::default() }
+}
+
+fn hosts(n_hosts: usize, points: i64) -> Vec<Point> {
+    let mut pts = Vec::new();
+    for h in 0..n_hosts {
+        let host = format!("h{h}");
+        for i in 0..points {
+            pts.push(pt(
+                "cpu",
+                &[("host", &host)],
+                vec![("v", f(i as f64 * 0.5)), ("n", FieldValue::Integer(i))],
+                i * 1000,
+            ));
+        }
+    }
+    pts
+}
+
+fn segment_files(dir: &std::path::Path, shard: u64) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("segments").join(shard.to_string()))
+        .map(|es| es.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn imports_kept_as_segment_files_read_export_and_rewrite_like_inline_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_with(dir.path(), segment_cfg()).unwrap();
+    let a = store.create_shard(1, "db", "rp").unwrap();
+    a.write(&hosts(4, 2500)).unwrap();
+    let mut tsm = Vec::new();
+    a.export_tsm(None, &mut tsm).unwrap();
+
+    let b = store.create_shard(2, "db", "rp").unwrap();
+    let is = b.import_tsm("a.tsm", IoCursor::new(&tsm)).unwrap();
+    assert_eq!(is.points, 4 * 2500 * 2);
+    assert_eq!(segment_files(dir.path(), 2), vec!["00000001.tsm"]);
+    // One run entry (and one reference) per key, not one entry per block.
+    assert_eq!(b.tree.scan_prefix(b"b").count(), 8);
+    assert_eq!(b.tree.scan_prefix(b"r").count(), 8);
+    assert_eq!(b.point_count(), a.point_count());
+    assert_eq!(a.digest().unwrap(), b.digest().unwrap());
+    assert_eq!(a.key_digests().unwrap(), b.key_digests().unwrap());
+    for key in ["cpu,host=h0#!~#v", "cpu,host=h3#!~#n"] {
+        assert_eq!(all(&a, key), all(&b, key));
+        // Ranges inside one block, across blocks, before and after.
+        for (lo, hi) in [(5_000, 7_000), (900_000, 1_100_500), (-10, 0), (2_499_000, i64::MAX)] {
+            assert_eq!(range(&a, key, lo, hi), range(&b, key, lo, hi), "{key} {lo}..{hi}");
+        }
+    }
+    // Exports are byte for byte the same, whole and cut.
+    let mut again = Vec::new();
+    b.export_tsm(None, &mut again).unwrap();
+    assert_eq!(again, tsm);
+    let r = Some(TimeRange::new(999_500, 2_000_000));
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    a.export_tsm(r, &mut x).unwrap();
+    b.export_tsm(r, &mut y).unwrap();
+    assert_eq!(x, y);
+    // A copy of the segment-backed shard into another segment-backed one.
+    let c = store.create_shard(3, "db", "rp").unwrap();
+    c.import_tsm("again.tsm", IoCursor::new(&again)).unwrap();
+    assert_eq!(c.digest().unwrap(), a.digest().unwrap());
+
+    // Writes over a run, deletes cutting one, and re-importing the same
+    // file (all merged: no new segment file) behave as on inline blocks.
+    for s in [&a, &b] {
+        s.write(&[pt("cpu", &[("host", "h1")], vec![("v", f(-1.0))], 1_234_000)]).unwrap();
+        s.write(&[pt("cpu", &[("host", "h1")], vec![("v", f(-2.0))], 1_234_500)]).unwrap();
+        s.flush().unwrap();
+        s.delete_series(&["cpu,host=h2"], 100_000, 2_000_000).unwrap();
+    }
+    // One key written over and two cut by the delete: rewritten inline.
+    assert_eq!(b.tree.scan_prefix(b"r").count(), 5);
+    assert_eq!(all(&a, "cpu,host=h1#!~#v"), all(&b, "cpu,host=h1#!~#v"));
+    assert_eq!(all(&a, "cpu,host=h2#!~#n"), all(&b, "cpu,host=h2#!~#n"));
+    assert_eq!(a.digest().unwrap(), b.digest().unwrap());
+    b.import_tsm("a.tsm", IoCursor::new(&tsm)).unwrap();
+    a.import_tsm("a.tsm", IoCursor::new(&tsm)).unwrap();
+    assert_eq!(a.digest().unwrap(), b.digest().unwrap());
+    assert_eq!(a.point_count(), b.point_count());
+    // Every key overlapped: all merged, no new file, no run left, but the
+    // old file stays while the store is open (a cursor may be reading it).
+    assert_eq!(b.tree.scan_prefix(b"r").count(), 0);
+    assert_eq!(segment_files(dir.path(), 2), vec!["00000001.tsm"]);
+
+    // Unused files and a crash's leftovers go at the next open; used
+    // files stay.
+    drop((a, b, c));
+    drop(store);
+    std::fs::write(dir.path().join("segments/2/00000009.tsm"), b"partial").unwrap();
+    std::fs::write(dir.path().join("segments/3/00000009.tsm"), b"partial").unwrap();
+    std::fs::create_dir_all(dir.path().join("segments/77")).unwrap();
+    store = Store::open_with(dir.path(), segment_cfg()).unwrap();
+    assert!(segment_files(dir.path(), 2).is_empty());
+    assert_eq!(segment_files(dir.path(), 3), vec!["00000001.tsm"]);
+    assert!(!dir.path().join("segments/77").exists());
+    let (a, b, c) = (store.shard(1).unwrap(), store.shard(2).unwrap(), store.shard(3).unwrap());
+    assert_eq!(a.digest().unwrap(), b.digest().unwrap());
+    assert_eq!(all(&c, "cpu,host=h3#!~#n").len(), 2500);
+    assert!(store.size_on_disk().unwrap() > tsm.len() as u64);
+    drop((a, b, c));
+    // Deleting a shard deletes its files.
+    assert_eq!(segment_files(dir.path(), 3), vec!["00000001.tsm"]);
+    assert!(store.delete_shard(3).unwrap());
+    assert!(!dir.path().join("segments/3").exists());
+}
+
+/// Shard 1 with ten points, and its export.
+fn ten_points_exported(store: &Store) -> (Arc<Shard>, Vec<u8>) {
+    let a = store.create_shard(1, "db", "rp").unwrap();
+    a.write(&floats(10, |i| i)).unwrap();
+    let mut tsm = Vec::new();
+    a.export_tsm(None, &mut tsm).unwrap();
+    (a, tsm)
+}
+
+#[test]
+fn a_damaged_segment_file_is_an_error_naming_shard_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), segment_cfg()).unwrap();
+    let (_, tsm) = ten_points_exported(&store);
+    let s = store.create_shard(9, "db", "rp").unwrap();
+    s.import_tsm("a.tsm", IoCursor::new(&tsm)).unwrap();
+    let path = dir.path().join("segments/9/00000001.tsm");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let e = s.read(b"cpu,host=a#!~#v", 0, 100).unwrap().next().unwrap().unwrap_err();
+    assert!(e.to_string().starts_with("shard 9: corrupt block at key \"cpu,host=a#!~#v\""), "{e}");
+    assert!(e.to_string().contains("CRC"), "{e}");
+    assert!(s.digest().is_err());
+    assert!(s.export_tsm(None, Vec::new()).is_err());
+    std::fs::remove_file(&path).unwrap();
+    let e = s.digest().unwrap_err();
+    assert!(e.to_string().contains("00000001.tsm"), "{e}");
+}
+
+#[test]
+fn small_imports_stay_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (a, tsm) = ten_points_exported(&store);
+    let s = store.create_shard(2, "db", "rp").unwrap();
+    s.import_tsm("a.tsm", IoCursor::new(&tsm)).unwrap();
+    assert!(segment_files(dir.path(), 2).is_empty());
+    assert_eq!(s.tree.scan_prefix(b"r").count(), 0);
+    assert_eq!(s.digest().unwrap(), a.digest().unwrap());
+}

@@ -350,6 +350,12 @@ impl<R: Read + Seek> TsmReader<R> {
     pub fn into_inner(self) -> R {
         self.r
     }
+
+    /// The inner reader (e.g. to copy the whole file elsewhere; every read
+    /// of this reader seeks first, so moving its position is harmless).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.r
+    }
 }
 
 /// Iterator over the series of a file (see [`TsmReader::series`]).
