@@ -106,6 +106,9 @@ pub struct DataSection {
     /// A shard with no writes for this long is cold (backups, anti-entropy).
     #[serde(with = "go_duration")]
     pub cache_snapshot_write_cold_duration: Duration,
+    /// Testbed setting: restored or copied TSM files of at least this many
+    /// bytes are kept whole as segment files (0: all of them).
+    pub segment_min_bytes: u64,
 }
 
 impl Default for DataSection {
@@ -115,6 +118,7 @@ impl Default for DataSection {
             wal_dir: "/var/lib/influxdb/wal".into(),
             cache_snapshot_points: 500_000,
             cache_snapshot_write_cold_duration: Duration::from_secs(600),
+            segment_min_bytes: crate::store::StoreConfig::default().segment_min_bytes,
         }
     }
 }

@@ -745,14 +745,21 @@ struct BackupRec {
 // Talking to clusters.
 
 fn start_cluster(data: usize, snapshot_points: Option<usize>) -> Result<Cluster, String> {
+    // Every other cluster keeps each restored shard file as a segment file
+    // (the real default only keeps files of 256 KiB or more, which these
+    // small cases never reach), so both store paths are checked.
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let segments = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1;
     let mut overrides = BTreeMap::new();
-    if let Some(n) = snapshot_points {
-        for i in 1..=data {
-            overrides.insert(
-                format!("data{i}"),
-                vec![("data.cache-snapshot-points".to_string(), n.to_string())],
-            );
+    for i in 1..=data {
+        let mut o = Vec::new();
+        if let Some(n) = snapshot_points {
+            o.push(("data.cache-snapshot-points".to_string(), n.to_string()));
         }
+        if segments {
+            o.push(("data.segment-min-bytes".to_string(), "0".to_string()));
+        }
+        overrides.insert(format!("data{i}"), o);
     }
     let spec = || ClusterSpec {
         meta: 1,

@@ -85,6 +85,7 @@ pub async fn run(
     }
     let store_cfg = crate::store::StoreConfig {
         cache_max_points: config.data.cache_snapshot_points.max(1000),
+        segment_min_bytes: config.data.segment_min_bytes,
         ..Default::default()
     };
     let store = crate::store::Store::open_with(&config.data.dir, store_cfg)

@@ -266,7 +266,10 @@ pub fn stored_len(v: &[u8]) -> usize {
     BLOCK_HEADER_LEN
         + v[RUN_SUBS..]
             .chunks_exact(SUB_LEN)
-            .map(|c| u32::from_be_bytes(c[24..28].try_into().expect("4 bytes")) as usize - 4)
+            .map(|c| {
+                (u32::from_be_bytes(c[24..28].try_into().expect("4 bytes")) as usize)
+                    .saturating_sub(4)
+            })
             .sum::<usize>()
 }
 
@@ -429,6 +432,42 @@ mod tests {
         assert_eq!(run_file(&inline), None);
         assert_eq!(stored_len(&inline), inline.len());
         assert!(run_ref_key(7, b"bk").starts_with(&run_ref_prefix(7)));
+    }
+
+    proptest::proptest! {
+        /// Damaged values (a byte changed, cut short) give errors, never
+        /// a panic.
+        #[test]
+        fn damaged_block_values_never_panic(
+            n in 1usize..4,
+            at in 0usize..200,
+            byte in proptest::prelude::any::<u8>(),
+            cut in 0usize..200,
+            inline in proptest::prelude::any::<bool>(),
+        ) {
+            let subs: Vec<SubBlock> = (0..n as i64)
+                .map(|i| SubBlock {
+                    min_time: i * 10,
+                    max_time: i * 10 + 5,
+                    offset: 5 + i as u64 * 20,
+                    size: 20,
+                    count: 2,
+                })
+                .collect();
+            let mut v = if inline {
+                encode_block_value(1, 9, 3, &[0, 1, 2, 3])
+            } else {
+                encode_run_value(3, FieldType::Float, &subs)
+            };
+            if let Some(b) = v.get_mut(at) {
+                *b = byte;
+            }
+            v.truncate(v.len().saturating_sub(cut % 8));
+            let _ = decode_block_body(&v);
+            let _ = block_header(&v);
+            let _ = run_file(&v);
+            let _ = stored_len(&v);
+        }
     }
 
     #[test]

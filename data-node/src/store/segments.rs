@@ -136,6 +136,9 @@ impl Segments {
         sub: &SubBlock,
         buf: &'b mut Vec<u8>,
     ) -> std::result::Result<&'b [u8], String> {
+        if sub.size < 5 {
+            return Err(format!("block of {} bytes in segment file {}", sub.size, file_name(n)));
+        }
         let f = self.handle(n).map_err(|e| format!("segment file {}: {e}", file_name(n)))?;
         buf.clear();
         buf.resize(sub.size as usize, 0);
