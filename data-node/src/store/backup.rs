@@ -150,10 +150,7 @@ impl Shard {
                     Body::Run { file, subs } => {
                         for sb in subs.iter().filter(|sb| sb.max_time >= min && sb.min_time <= max)
                         {
-                            let p = self
-                                .segments
-                                .read(file, sb, &mut run_buf)
-                                .map_err(|d| self.corrupt(ckey, "block", d))?;
+                            let p = self.segments.read(file, sb, &mut run_buf, ckey)?;
                             if block_type(p).ok() != Some(h.field_type) {
                                 return Err(self.corrupt(
                                     ckey,
@@ -382,34 +379,40 @@ impl Shard {
             let Some(k) = reader.key(pos) else { continue };
             let (key, t, entries) = (k.key.to_vec(), k.field_type, k.entries.to_vec());
             stats.keys += 1;
-            let mut ctx = KeyImport { segment, batch: &mut batch, refs: 0, stats: &mut stats };
+            let mut ctx =
+                KeyImport { segment, batch: &mut batch, refs: 0, run_bytes: 0, stats: &mut stats };
             let delta = self.import_key(reader, pos, &key, t, &entries, &mut ctx)?;
             batch_refs += ctx.refs;
-            // A run entry is small whatever it stands for.
+            // A run entry is small whatever it stands for; inline blocks
+            // (merged ones too) count with their size.
             batch_bytes +=
-                delta.bytes.max(0) as usize * usize::from(segment.is_none()) + 64 * delta.written;
+                (delta.bytes.max(0) as usize).saturating_sub(ctx.run_bytes) + 64 * delta.written;
             let info = self.update_keyinfo(&key, t, delta, &mut batch)?;
             done.push((key, delta, info.blocks > 0));
             if batch_bytes >= self.config.import_batch_bytes {
-                self.commit_import(std::mem::take(&mut batch), &mut done, now)?;
-                *refs += std::mem::take(&mut batch_refs);
+                self.commit_import(std::mem::take(&mut batch), &mut done, now, || {
+                    *refs += std::mem::take(&mut batch_refs);
+                })?;
                 batch_bytes = 0;
             }
         }
-        self.commit_import(batch, &mut done, now)?;
-        *refs += batch_refs;
+        self.commit_import(batch, &mut done, now, || *refs += batch_refs)?;
         Ok(stats)
     }
 
+    /// Applies an import batch; `applied` runs as soon as it is in the
+    /// tree (before the flush, which may fail: its entries are visible).
     fn commit_import(
         &self,
         mut batch: Batch,
         done: &mut Vec<(Vec<u8>, KeyDelta, bool)>,
         now: i64,
+        applied: impl FnOnce(),
     ) -> Result<()> {
         self.touch(now);
         batch.insert(META_LAST_MODIFIED, &self.last_modified().to_be_bytes()[..]);
         self.apply_block_batch(batch)?;
+        applied();
         let mut st = self.write_state();
         for (key, delta, stored) in done.drain(..) {
             st.stored_points = st.stored_points.saturating_add_signed(delta.points);
@@ -511,6 +514,11 @@ impl Shard {
                     ctx.stats.points += u64::from(n);
                     ctx.stats.raw_blocks += 1;
                     if ctx.segment.is_some() {
+                        // A run's point count must fit its u32 header.
+                        let total: u64 = run.iter().map(|s| u64::from(s.count)).sum();
+                        if total + u64::from(n) > u64::from(u32::MAX) {
+                            self.put_run(&prefix, t, &mut run, ctx, &mut delta);
+                        }
                         run.push(SubBlock {
                             min_time: e.min_time,
                             max_time: e.max_time,
@@ -563,8 +571,10 @@ impl Shard {
         };
         let key = block_key_in(prefix, first.min_time);
         let value = layout::encode_run_value(file, t, run);
-        let count: u32 = run.iter().map(|s| s.count).sum();
-        delta.insert(count as usize, layout::stored_len(&value));
+        let count: u64 = run.iter().map(|s| u64::from(s.count)).sum();
+        let len = layout::stored_len(&value);
+        delta.insert(count as usize, len);
+        ctx.run_bytes += len;
         ctx.batch.insert(layout::run_ref_key(file, &key), &[][..]);
         ctx.batch.insert(key, value);
         ctx.refs += 1;
@@ -582,5 +592,7 @@ struct KeyImport<'a> {
     batch: &'a mut Batch,
     /// Run entries added.
     refs: usize,
+    /// The bytes those runs stand for (in the segment file, not the batch).
+    run_bytes: usize,
     stats: &'a mut ImportStats,
 }

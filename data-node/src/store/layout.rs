@@ -182,7 +182,8 @@ pub enum Body<'a> {
 /// Encodes a run value: `subs` (non-empty, sorted, not overlapping) of
 /// type `t` in segment file `file`.
 pub fn encode_run_value(file: u32, t: FieldType, subs: &[SubBlock]) -> Vec<u8> {
-    let count: u32 = subs.iter().map(|s| s.count).sum();
+    // Callers keep a run's total within u32 (saturating rather than panic).
+    let count = subs.iter().fold(0u32, |a, s| a.saturating_add(s.count));
     let (min, max) =
         (subs.first().map_or(0, |s| s.min_time), subs.last().map_or(0, |s| s.max_time));
     let mut v = Vec::with_capacity(RUN_SUBS + SUB_LEN * subs.len());

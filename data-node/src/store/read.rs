@@ -121,7 +121,7 @@ impl Cursor {
                 let segs = self.segments.as_ref().expect("runs come from a live cursor");
                 let (shard, ckey) = (self.shard, &self.ckey);
                 let corrupt = |d: String| StoreError::corrupt(shard, ckey, "block", d);
-                let p = segs.read(self.run_file, &sb, &mut self.read_buf).map_err(corrupt)?;
+                let p = segs.read(self.run_file, &sb, &mut self.read_buf, ckey)?;
                 let (ts, vs) = decode_block(p).map_err(|c| corrupt(c.to_string()))?;
                 if vs.field_type() != self.run_type
                     || ts.len() != sb.count as usize

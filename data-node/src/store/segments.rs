@@ -17,18 +17,22 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::error::Result;
+use super::error::{Result, StoreError};
 use super::layout::SubBlock;
 
 /// The segment files of one shard.
 #[derive(Debug)]
 pub(crate) struct Segments {
+    shard: u64,
     dir: PathBuf,
-    open: Mutex<HashMap<u32, Arc<File>>>,
+    /// Open files and their lengths (files never change once written).
+    open: Mutex<HashMap<u32, (Arc<File>, u64)>>,
     next: AtomicU32,
+    /// Set when the shard is deleted: reads fail as such from then on.
+    removed: AtomicBool,
 }
 
 fn file_name(n: u32) -> String {
@@ -41,10 +45,17 @@ fn parse_name(name: &str) -> Option<u32> {
 }
 
 impl Segments {
-    /// The segment files in `dir` (which need not exist). Files for which
-    /// `used` says false are deleted, as is anything else in the directory.
-    pub(crate) fn open(dir: PathBuf, used: impl Fn(u32) -> Result<bool>) -> Result<Segments> {
-        let mut max = 0u32;
+    /// The segment files of shard `shard` in `dir` (which need not exist).
+    /// Files for which `used` says false are deleted, as is anything else
+    /// in the directory. New files are numbered above `max_used` (the
+    /// highest number any entry refers to) and above every kept file.
+    pub(crate) fn open(
+        shard: u64,
+        dir: PathBuf,
+        max_used: u32,
+        used: impl Fn(u32) -> Result<bool>,
+    ) -> Result<Segments> {
+        let mut max = max_used;
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
                 for e in entries {
@@ -65,13 +76,22 @@ impl Segments {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        Ok(Segments { dir, open: Mutex::new(HashMap::new()), next: AtomicU32::new(max + 1) })
+        Ok(Segments {
+            shard,
+            dir,
+            open: Mutex::new(HashMap::new()),
+            next: AtomicU32::new(max.saturating_add(1)),
+            removed: AtomicBool::new(false),
+        })
     }
 
     /// Copies all of `r` (`len` bytes) into a new segment file, durably
     /// (file and directory synced). Returns its number.
     pub(crate) fn create<R: Read + Seek>(&self, r: &mut R, len: u64) -> Result<u32> {
-        std::fs::create_dir_all(&self.dir)?;
+        if self.removed.load(Ordering::SeqCst) {
+            return Err(StoreError::ShardDeleted(self.shard));
+        }
+        self.create_dir()?;
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let path = self.dir.join(file_name(n));
         let res = (|| -> std::io::Result<File> {
@@ -92,7 +112,8 @@ impl Segments {
         })();
         match res {
             Ok(f) => {
-                self.open.lock().unwrap_or_else(PoisonError::into_inner).insert(n, Arc::new(f));
+                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+                open.insert(n, (Arc::new(f), len));
                 Ok(n)
             }
             Err(e) => {
@@ -108,9 +129,31 @@ impl Segments {
         let _ = std::fs::remove_file(self.dir.join(file_name(n)));
     }
 
-    /// Deletes every file (the shard is being deleted). Readers holding a
-    /// file open keep reading it.
+    /// Creates the shard's directory (and `segments/`) durably: each new
+    /// directory's entry is synced in its parent.
+    fn create_dir(&self) -> std::io::Result<()> {
+        let mut missing = Vec::new();
+        let mut d = self.dir.as_path();
+        while !d.exists() {
+            missing.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        for m in missing.iter().rev() {
+            if let Some(p) = m.parent() {
+                File::open(p)?.sync_all()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every file (the shard is being deleted); reads fail with
+    /// [`StoreError::ShardDeleted`] from then on.
     pub(crate) fn remove_all(&self) -> Result<()> {
+        self.removed.store(true, Ordering::SeqCst);
         self.open.lock().unwrap_or_else(PoisonError::into_inner).clear();
         match std::fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
@@ -118,42 +161,60 @@ impl Segments {
         }
     }
 
-    fn handle(&self, n: u32) -> std::io::Result<Arc<File>> {
+    fn handle(&self, n: u32) -> std::io::Result<(Arc<File>, u64)> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(f) = open.get(&n) {
             return Ok(f.clone());
         }
-        let f = Arc::new(File::open(self.dir.join(file_name(n)))?);
-        open.insert(n, f.clone());
-        Ok(f)
+        let f = File::open(self.dir.join(file_name(n)))?;
+        let len = f.metadata()?.len();
+        let h = (Arc::new(f), len);
+        open.insert(n, h.clone());
+        Ok(h)
     }
 
     /// Reads block `sub` of file `n` into `buf` and returns its payload
-    /// (CRC checked). Errors are descriptions for a corruption report.
+    /// (CRC checked); damage is a corruption error naming `ckey`.
     pub(crate) fn read<'b>(
         &self,
         n: u32,
         sub: &SubBlock,
         buf: &'b mut Vec<u8>,
-    ) -> std::result::Result<&'b [u8], String> {
-        if sub.size < 5 {
-            return Err(format!("block of {} bytes in segment file {}", sub.size, file_name(n)));
+        ckey: &[u8],
+    ) -> Result<&'b [u8]> {
+        if self.removed.load(Ordering::SeqCst) {
+            return Err(StoreError::ShardDeleted(self.shard));
         }
-        let f = self.handle(n).map_err(|e| format!("segment file {}: {e}", file_name(n)))?;
+        let corrupt = |d: String| StoreError::corrupt(self.shard, ckey, "block", d);
+        let (f, len) =
+            self.handle(n).map_err(|e| corrupt(format!("segment file {}: {e}", file_name(n))))?;
+        if sub.size < 5 || sub.offset.checked_add(u64::from(sub.size)).is_none_or(|e| e > len) {
+            return Err(corrupt(format!(
+                "block of {} bytes at {} outside segment file {} ({len} bytes)",
+                sub.size,
+                sub.offset,
+                file_name(n)
+            )));
+        }
         buf.clear();
         buf.resize(sub.size as usize, 0);
         f.read_exact_at(buf, sub.offset).map_err(|e| {
-            format!("segment file {}, {} bytes at {}: {e}", file_name(n), sub.size, sub.offset)
+            corrupt(format!(
+                "segment file {}, {} bytes at {}: {e}",
+                file_name(n),
+                sub.size,
+                sub.offset
+            ))
         })?;
         let stored = u32::from_be_bytes(buf[..4].try_into().expect("size >= 5"));
         let computed = crc32fast::hash(&buf[4..]);
         if stored != computed {
-            return Err(format!(
+            return Err(corrupt(format!(
                 "segment file {}, block at {}: CRC mismatch: stored {stored:#010x}, computed \
                  {computed:#010x}",
                 file_name(n),
                 sub.offset
-            ));
+            )));
         }
         Ok(&buf[4..])
     }
@@ -165,7 +226,7 @@ impl Segments {
 }
 
 /// Total size of the regular files directly in `dir` (0 if missing).
-pub(crate) fn dir_bytes(dir: &Path) -> u64 {
+fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|es| es.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0)
@@ -185,7 +246,7 @@ mod tests {
     #[test]
     fn create_read_and_clean_up() {
         let dir = tempfile::tempdir().unwrap();
-        let segs = Segments::open(dir.path().join("s"), |_| Ok(true)).unwrap();
+        let segs = Segments::open(7, dir.path().join("s"), 0, |_| Ok(true)).unwrap();
         let (mut file, a) = sub(0, b"hello");
         let (b_bytes, b) = sub(file.len() as u64, b"world!");
         file.extend_from_slice(&b_bytes);
@@ -193,36 +254,50 @@ mod tests {
         let m = segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
         assert_ne!(n, m);
         let mut buf = Vec::new();
-        assert_eq!(segs.read(n, &a, &mut buf).unwrap(), b"hello");
-        assert_eq!(segs.read(m, &b, &mut buf).unwrap(), b"world!");
+        assert_eq!(segs.read(n, &a, &mut buf, b"k").unwrap(), b"hello");
+        assert_eq!(segs.read(m, &b, &mut buf, b"k").unwrap(), b"world!");
         assert_eq!(segs.bytes_on_disk(), 2 * file.len() as u64);
         // A flipped byte is a CRC error, a missing file an error naming it.
         let mut bad = a;
         bad.offset += 1;
         bad.size -= 1;
-        assert!(segs.read(n, &bad, &mut buf).unwrap_err().contains("CRC"));
-        assert!(segs.read(99, &a, &mut buf).unwrap_err().contains("00000099.tsm"));
+        let e = segs.read(n, &bad, &mut buf, b"k").unwrap_err().to_string();
+        assert!(e.starts_with("shard 7: corrupt block at key \"k\"") && e.contains("CRC"), "{e}");
+        let e = segs.read(99, &a, &mut buf, b"k").unwrap_err().to_string();
+        assert!(e.contains("00000099.tsm"), "{e}");
+        // A damaged size or offset is refused before anything is allocated.
+        let huge = SubBlock { size: u32::MAX, ..a };
+        assert!(segs.read(n, &huge, &mut buf, b"k").unwrap_err().to_string().contains("outside"));
+        let far = SubBlock { offset: u64::MAX - 2, ..a };
+        assert!(segs.read(n, &far, &mut buf, b"k").is_err());
         // Reopening keeps used files, drops the others and stray names.
         std::fs::write(dir.path().join("s/junk"), b"x").unwrap();
         drop(segs);
-        let segs = Segments::open(dir.path().join("s"), |f| Ok(f == m)).unwrap();
-        assert!(segs.read(n, &a, &mut buf).is_err());
-        assert_eq!(segs.read(m, &a, &mut buf).unwrap(), b"hello");
+        let segs = Segments::open(7, dir.path().join("s"), 0, |f| Ok(f == m)).unwrap();
+        assert!(segs.read(n, &a, &mut buf, b"k").is_err());
+        assert_eq!(segs.read(m, &a, &mut buf, b"k").unwrap(), b"hello");
         assert!(!dir.path().join("s/junk").exists());
         // New files never reuse a kept number.
         let k = segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
         assert!(k > m);
         segs.remove(k);
-        assert!(segs.read(k, &a, &mut buf).is_err());
+        assert!(segs.read(k, &a, &mut buf, b"k").is_err());
         segs.remove_all().unwrap();
         assert!(!dir.path().join("s").exists());
         segs.remove_all().unwrap();
+        // Once deleted, reads and creates fail as such.
+        let e = segs.read(m, &a, &mut buf, b"k").unwrap_err();
+        assert!(matches!(e, StoreError::ShardDeleted(7)), "{e}");
+        assert!(segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).is_err());
+        // Numbers never go below what entries refer to.
+        let segs = Segments::open(7, dir.path().join("t"), 41, |_| Ok(true)).unwrap();
+        assert_eq!(segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap(), 42);
     }
 
     #[test]
     fn a_short_source_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let segs = Segments::open(dir.path().join("s"), |_| Ok(true)).unwrap();
+        let segs = Segments::open(1, dir.path().join("s"), 0, |_| Ok(true)).unwrap();
         assert!(segs.create(&mut std::io::Cursor::new(b"abc"), 10).is_err());
         assert_eq!(std::fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
     }

@@ -262,7 +262,16 @@ impl Shard {
         config: StoreConfig,
         flusher: Option<Arc<Flusher>>,
     ) -> Result<Shard> {
-        let segments = Segments::open(segments_dir, |n| {
+        // The highest file number any run refers to: new files go above
+        // it even if that file is gone.
+        let max_used = match tree.scan_prefix([layout::RUN_REF]).keys().next_back() {
+            Some(k) => {
+                let k = k?;
+                k.get(1..5).map_or(0, |b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+            }
+            None => 0,
+        };
+        let segments = Segments::open(id, segments_dir, max_used, |n| {
             Ok(tree.scan_prefix(layout::run_ref_prefix(n)).next().transpose()?.is_some())
         })?;
         let mut st = State {
@@ -691,14 +700,12 @@ impl Shard {
         match body {
             Body::Inline(p) => self.decode_payload(ckey, h.min_time, h.max_time, h.count, p),
             Body::Run { file, subs } => {
-                let mut ts = Vec::with_capacity(h.count as usize);
+                // The header's count, within reason (it may be damaged).
+                let mut ts = Vec::with_capacity((h.count as usize).min(1 << 20));
                 let mut vs = Values::new(h.field_type);
                 let mut buf = Vec::new();
                 for s in &subs {
-                    let p = self
-                        .segments
-                        .read(file, s, &mut buf)
-                        .map_err(|d| self.corrupt(ckey, "block", d))?;
+                    let p = self.segments.read(file, s, &mut buf, ckey)?;
                     let (t2, v2) = self.decode_payload(ckey, s.min_time, s.max_time, s.count, p)?;
                     if v2.field_type() != h.field_type {
                         return Err(self.corrupt(ckey, "block", "run block of another type"));
