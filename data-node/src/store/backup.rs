@@ -16,7 +16,7 @@ use super::error::{Result, StoreError};
 use super::layout::{
     self, Body, KEYINFO, META_LAST_MODIFIED, SubBlock, block_key_in, block_prefix,
 };
-use super::shard::{KeyDelta, Shard, now_ns, split_ckey};
+use super::shard::{KeyDelta, Shard, decode_payload, now_ns, split_ckey};
 
 /// An inclusive time range (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Shard {
                     stats.points += u64::from(count);
                     return f(ckey, min_t, max_t, p);
                 }
-                let (ts, vs) = self.decode_payload(ckey, min_t, max_t, count, p)?;
+                let (ts, vs) = decode_payload(self.id, ckey, min_t, max_t, count, p)?;
                 let lo = ts.partition_point(|&t| t < min);
                 let hi = ts.partition_point(|&t| t <= max);
                 let mut s = lo;
@@ -150,14 +150,8 @@ impl Shard {
                     Body::Run { file, subs } => {
                         for sb in subs.iter().filter(|sb| sb.max_time >= min && sb.min_time <= max)
                         {
-                            let p = self.segments.read(file, sb, &mut run_buf, ckey)?;
-                            if block_type(p).ok() != Some(h.field_type) {
-                                return Err(self.corrupt(
-                                    ckey,
-                                    "block",
-                                    "run block of another type",
-                                ));
-                            }
+                            let p =
+                                self.segments.read(file, sb, h.field_type, &mut run_buf, ckey)?;
                             emit(sb.min_time, sb.max_time, sb.count, p)?;
                         }
                     }

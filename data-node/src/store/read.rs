@@ -14,7 +14,7 @@ use super::column::Column;
 use super::error::{Result, StoreError};
 use super::layout::{self, Body, SubBlock, block_key_in, block_prefix};
 use super::segments::Segments;
-use super::shard::{Shard, block_ckey};
+use super::shard::{Shard, block_ckey, decode_payload};
 
 /// Sorted (time, value) points of one composite key in a time range.
 ///
@@ -119,17 +119,10 @@ impl Cursor {
             // The next block: from the current run, else the next entry.
             let (max_time, ts, vs) = if let Some(sb) = self.run.pop_front() {
                 let segs = self.segments.as_ref().expect("runs come from a live cursor");
-                let (shard, ckey) = (self.shard, &self.ckey);
-                let corrupt = |d: String| StoreError::corrupt(shard, ckey, "block", d);
-                let p = segs.read(self.run_file, &sb, &mut self.read_buf, ckey)?;
-                let (ts, vs) = decode_block(p).map_err(|c| corrupt(c.to_string()))?;
-                if vs.field_type() != self.run_type
-                    || ts.len() != sb.count as usize
-                    || ts.first() != Some(&sb.min_time)
-                    || ts.last() != Some(&sb.max_time)
-                {
-                    return Err(self.corrupt("run block does not match its entry"));
-                }
+                let p =
+                    segs.read(self.run_file, &sb, self.run_type, &mut self.read_buf, &self.ckey)?;
+                let (ts, vs) =
+                    decode_payload(self.shard, &self.ckey, sb.min_time, sb.max_time, sb.count, p)?;
                 (sb.max_time, ts, vs)
             } else {
                 let Some((k, v)) = self.entries.next() else {

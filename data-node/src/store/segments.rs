@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use portable::FieldType;
+use portable::tsm::block::block_type;
+
 use super::error::{Result, StoreError};
 use super::layout::SubBlock;
 
@@ -174,11 +177,13 @@ impl Segments {
     }
 
     /// Reads block `sub` of file `n` into `buf` and returns its payload
-    /// (CRC checked); damage is a corruption error naming `ckey`.
+    /// (CRC checked, of type `t`); damage is a corruption error naming
+    /// `ckey`.
     pub(crate) fn read<'b>(
         &self,
         n: u32,
         sub: &SubBlock,
+        t: FieldType,
         buf: &'b mut Vec<u8>,
         ckey: &[u8],
     ) -> Result<&'b [u8]> {
@@ -216,6 +221,9 @@ impl Segments {
                 sub.offset
             )));
         }
+        if block_type(&buf[4..]).ok() != Some(t) {
+            return Err(corrupt(format!("run block in {} is not of type {t}", file_name(n))));
+        }
         Ok(&buf[4..])
     }
 
@@ -247,46 +255,54 @@ mod tests {
     fn create_read_and_clean_up() {
         let dir = tempfile::tempdir().unwrap();
         let segs = Segments::open(7, dir.path().join("s"), 0, |_| Ok(true)).unwrap();
-        let (mut file, a) = sub(0, b"hello");
-        let (b_bytes, b) = sub(file.len() as u64, b"world!");
+        let (mut file, a) = sub(0, b"\0hello");
+        let (b_bytes, b) = sub(file.len() as u64, b"\0world!");
         file.extend_from_slice(&b_bytes);
         let n = segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
         let m = segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
         assert_ne!(n, m);
         let mut buf = Vec::new();
-        assert_eq!(segs.read(n, &a, &mut buf, b"k").unwrap(), b"hello");
-        assert_eq!(segs.read(m, &b, &mut buf, b"k").unwrap(), b"world!");
+        assert_eq!(segs.read(n, &a, FieldType::Float, &mut buf, b"k").unwrap(), b"\0hello");
+        assert_eq!(segs.read(m, &b, FieldType::Float, &mut buf, b"k").unwrap(), b"\0world!");
+        // A block of another type than its entry says is damage too.
+        let e = segs.read(n, &a, FieldType::Integer, &mut buf, b"k").unwrap_err().to_string();
+        assert!(e.contains("not of type integer"), "{e}");
         assert_eq!(segs.bytes_on_disk(), 2 * file.len() as u64);
         // A flipped byte is a CRC error, a missing file an error naming it.
         let mut bad = a;
         bad.offset += 1;
         bad.size -= 1;
-        let e = segs.read(n, &bad, &mut buf, b"k").unwrap_err().to_string();
+        let e = segs.read(n, &bad, FieldType::Float, &mut buf, b"k").unwrap_err().to_string();
         assert!(e.starts_with("shard 7: corrupt block at key \"k\"") && e.contains("CRC"), "{e}");
-        let e = segs.read(99, &a, &mut buf, b"k").unwrap_err().to_string();
+        let e = segs.read(99, &a, FieldType::Float, &mut buf, b"k").unwrap_err().to_string();
         assert!(e.contains("00000099.tsm"), "{e}");
         // A damaged size or offset is refused before anything is allocated.
         let huge = SubBlock { size: u32::MAX, ..a };
-        assert!(segs.read(n, &huge, &mut buf, b"k").unwrap_err().to_string().contains("outside"));
+        assert!(
+            segs.read(n, &huge, FieldType::Float, &mut buf, b"k")
+                .unwrap_err()
+                .to_string()
+                .contains("outside")
+        );
         let far = SubBlock { offset: u64::MAX - 2, ..a };
-        assert!(segs.read(n, &far, &mut buf, b"k").is_err());
+        assert!(segs.read(n, &far, FieldType::Float, &mut buf, b"k").is_err());
         // Reopening keeps used files, drops the others and stray names.
         std::fs::write(dir.path().join("s/junk"), b"x").unwrap();
         drop(segs);
         let segs = Segments::open(7, dir.path().join("s"), 0, |f| Ok(f == m)).unwrap();
-        assert!(segs.read(n, &a, &mut buf, b"k").is_err());
-        assert_eq!(segs.read(m, &a, &mut buf, b"k").unwrap(), b"hello");
+        assert!(segs.read(n, &a, FieldType::Float, &mut buf, b"k").is_err());
+        assert_eq!(segs.read(m, &a, FieldType::Float, &mut buf, b"k").unwrap(), b"\0hello");
         assert!(!dir.path().join("s/junk").exists());
         // New files never reuse a kept number.
         let k = segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).unwrap();
         assert!(k > m);
         segs.remove(k);
-        assert!(segs.read(k, &a, &mut buf, b"k").is_err());
+        assert!(segs.read(k, &a, FieldType::Float, &mut buf, b"k").is_err());
         segs.remove_all().unwrap();
         assert!(!dir.path().join("s").exists());
         segs.remove_all().unwrap();
         // Once deleted, reads and creates fail as such.
-        let e = segs.read(m, &a, &mut buf, b"k").unwrap_err();
+        let e = segs.read(m, &a, FieldType::Float, &mut buf, b"k").unwrap_err();
         assert!(matches!(e, StoreError::ShardDeleted(7)), "{e}");
         assert!(segs.create(&mut std::io::Cursor::new(&file), file.len() as u64).is_err());
         // Numbers never go below what entries refer to.

@@ -698,41 +698,22 @@ impl Shard {
         let ckey = block_ckey(k);
         let (h, body) = layout::decode_block_body(v).map_err(|d| self.corrupt(ckey, "block", d))?;
         match body {
-            Body::Inline(p) => self.decode_payload(ckey, h.min_time, h.max_time, h.count, p),
+            Body::Inline(p) => decode_payload(self.id, ckey, h.min_time, h.max_time, h.count, p),
             Body::Run { file, subs } => {
                 // The header's count, within reason (it may be damaged).
                 let mut ts = Vec::with_capacity((h.count as usize).min(1 << 20));
                 let mut vs = Values::new(h.field_type);
                 let mut buf = Vec::new();
                 for s in &subs {
-                    let p = self.segments.read(file, s, &mut buf, ckey)?;
-                    let (t2, v2) = self.decode_payload(ckey, s.min_time, s.max_time, s.count, p)?;
-                    if v2.field_type() != h.field_type {
-                        return Err(self.corrupt(ckey, "block", "run block of another type"));
-                    }
+                    let p = self.segments.read(file, s, h.field_type, &mut buf, ckey)?;
+                    let (t2, v2) =
+                        decode_payload(self.id, ckey, s.min_time, s.max_time, s.count, p)?;
                     ts.extend_from_slice(&t2);
                     vs.extend_from(&v2, 0..v2.len())?;
                 }
                 Ok((ts, vs))
             }
         }
-    }
-
-    /// Decodes one block payload, checking it against what its header says.
-    pub(crate) fn decode_payload(
-        &self,
-        ckey: &[u8],
-        min: i64,
-        max: i64,
-        count: u32,
-        payload: &[u8],
-    ) -> Result<(Vec<i64>, Values)> {
-        let (ts, vs) =
-            decode_block(payload).map_err(|c| self.corrupt(ckey, "block", c.to_string()))?;
-        if ts.len() != count as usize || ts.first() != Some(&min) || ts.last() != Some(&max) {
-            return Err(self.corrupt(ckey, "block", "header does not match its payload"));
-        }
-        Ok((ts, vs))
     }
 
     /// Removes a stored block (and a run's reference to its file) in `batch`.
@@ -1139,6 +1120,24 @@ pub(crate) fn push_point<'a>(
 }
 
 /// The composite key of a block key (or the key itself if malformed).
+/// Decodes one block payload of shard `shard`, checking it against what
+/// its header (or run entry) says.
+pub(crate) fn decode_payload(
+    shard: u64,
+    ckey: &[u8],
+    min: i64,
+    max: i64,
+    count: u32,
+    payload: &[u8],
+) -> Result<(Vec<i64>, Values)> {
+    let corrupt = |d: String| StoreError::corrupt(shard, ckey, "block", d);
+    let (ts, vs) = decode_block(payload).map_err(|c| corrupt(c.to_string()))?;
+    if ts.len() != count as usize || ts.first() != Some(&min) || ts.last() != Some(&max) {
+        return Err(corrupt("header does not match its payload".into()));
+    }
+    Ok((ts, vs))
+}
+
 pub(crate) fn block_ckey(k: &[u8]) -> &[u8] {
     layout::parse_block_key(k).map_or(k, |(c, _)| c)
 }
